@@ -1,0 +1,149 @@
+"""Every tunable default, as small frozen value objects (in the spirit of httpx's ``_config``).
+
+The CLI, the library and the tests build on these; a number that shapes behaviour
+(concurrency, pace, retries, timeouts, TTLs) is written here once and nowhere else.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import platformdirs
+
+from migo_cli.exceptions import ConfigError, InsecureBaseURLError, MissingTokenError
+
+APP_NAME = "migo"
+DEFAULT_BASE_URL = "https://api.migo.pe"
+ENV_TOKEN = "MIGO_TOKEN"
+ENV_BASE_URL = "MIGO_BASE_URL"
+ENV_CACHE_DIR = "MIGO_CACHE_DIR"
+ENV_CONFIG_FILE = "MIGO_CONFIG"
+
+#: Most RUCs APIMIGO accepts in one ``/api/v1/ruc/collection`` call.
+COLLECTION_MAX = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Timeout:
+    """Seconds allowed for one HTTP request (connect is a part of total)."""
+
+    total: float = 20.0
+    connect: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How hard migo pushes the API.
+
+    ``rpm`` caps requests per minute (``None``: no cap beyond ``concurrency``);
+    requests are spaced evenly so the cap holds over any one-minute window.
+    """
+
+    concurrency: int = 20
+    rpm: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        if self.rpm is not None and self.rpm <= 0:
+            raise ValueError("rpm must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """Retries for transient failures (5xx, timeouts, resets, unreadable bodies).
+
+    ``retries`` counts attempts after the first. 429 answers draw from their own
+    budget (``rate_limit_waits``) so a rate-limit storm cannot fail a RUC by itself
+    before that bound, and their wait comes from ``Retry-After``, not the backoff.
+    """
+
+    retries: int = 3
+    wait_initial: float = 0.5
+    wait_max: float = 20.0
+    wait_jitter: float = 1.0
+    rate_limit_waits: int = 8
+    default_retry_after: float = 5.0
+    max_retry_after: float = 300.0
+
+    def __post_init__(self) -> None:
+        if self.retries < 0:
+            raise ValueError("retries cannot be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class CacheTTL:
+    """How long answers stay valid in the disk cache, in seconds."""
+
+    valid: float = 24 * 3600.0
+    not_found: float = 24 * 3600.0
+    exchange_today: float = 3 * 3600.0
+    # Past exchange rates never change; a year keeps the cache from growing forever.
+    exchange_past: float = 365 * 24 * 3600.0
+    dni: float = 30 * 24 * 3600.0
+    representatives: float = 24 * 3600.0
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get(ENV_CACHE_DIR)
+    return Path(env) if env else Path(platformdirs.user_cache_dir(APP_NAME))
+
+
+def config_file() -> Path:
+    env = os.environ.get(ENV_CONFIG_FILE)
+    if env:
+        return Path(env)
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+def _read_config() -> dict[str, object]:
+    path = config_file()
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"no se pudo leer el archivo de configuración {path}: {exc}") from exc
+
+
+def resolve_token(explicit: str | None) -> str:
+    """The token from ``--token``, else ``MIGO_TOKEN``, else the config file."""
+    for candidate in (explicit, os.environ.get(ENV_TOKEN)):
+        if candidate and candidate.strip():
+            return candidate.strip()
+    value = _read_config().get("token")
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    raise MissingTokenError(config_file())
+
+
+def resolve_base_url(explicit: str | None) -> str:
+    url = explicit or os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL
+    check_base_url(url)
+    return url.rstrip("/")
+
+
+def is_loopback_url(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(url: str) -> None:
+    """The token travels in the body: only over TLS, or in clear to this machine."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and is_loopback_url(url):
+        return
+    raise InsecureBaseURLError(url)

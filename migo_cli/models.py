@@ -1,0 +1,125 @@
+"""The values migo hands back: one result per RUC, and the columns they become."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "BASE_COLUMNS",
+    "OUTPUT_COLUMNS",
+    "UPSTREAM_FIELDS",
+    "Origin",
+    "RucResult",
+    "Status",
+    "now_iso",
+]
+
+
+class Status(StrEnum):
+    """``estado_consulta`` of a row."""
+
+    VALID = "valido"
+    NOT_FOUND = "no_existe"
+    INVALID = "formato_invalido"
+    ERROR = "error"
+    UNCHECKED = "sin_consultar"  # only with --solo-validar
+
+    @property
+    def is_answer(self) -> bool:
+        """An answer is final for the run: a rerun need not ask again."""
+        return self is not Status.ERROR
+
+
+class Origin(StrEnum):
+    API = "api"
+    CACHE = "cache"
+    LOCAL = "local"
+
+
+#: The fields APIMIGO documents for a RUC, in its order (SPEC §1). Tabular outputs
+#: have exactly these columns; JSON outputs also keep any extra keys it sends.
+UPSTREAM_FIELDS: tuple[str, ...] = (
+    "nombre_o_razon_social",
+    "estado_del_contribuyente",
+    "condicion_de_domicilio",
+    "ubigeo",
+    "tipo_de_via",
+    "nombre_de_via",
+    "codigo_de_zona",
+    "tipo_de_zona",
+    "numero",
+    "interior",
+    "lote",
+    "dpto",
+    "manzana",
+    "kilometro",
+    "distrito",
+    "provincia",
+    "departamento",
+    "direccion_simple",
+    "direccion",
+    "actualizado_en",
+)
+
+BASE_COLUMNS: tuple[str, ...] = (
+    "ruc",
+    "estado_consulta",
+    "motivo",
+    "apto_facturacion",
+    "origen",
+    "consultado_en",
+)
+
+OUTPUT_COLUMNS: tuple[str, ...] = BASE_COLUMNS + UPSTREAM_FIELDS
+
+_NOT_DATA = frozenset({"success", "ruc"})
+
+
+def now_iso() -> str:
+    """Local time with its UTC offset, to the second: what a person reads in a log."""
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+@dataclass(slots=True)
+class RucResult:
+    """What migo knows about one RUC after this run.
+
+    ``data`` holds APIMIGO's fields as it sent them (``valido`` rows only);
+    ``queried_at`` is when APIMIGO answered, kept as is when the answer comes
+    from the cache.
+    """
+
+    ruc: str
+    status: Status
+    reason: str = ""
+    data: Mapping[str, Any] = field(default_factory=dict)
+    origin: Origin = Origin.API
+    queried_at: str = field(default_factory=now_iso)
+
+    @property
+    def billable(self) -> bool:
+        """``apto_facturacion``: the RUC can appear on an invoice."""
+        return (
+            self.status is Status.VALID
+            and self.data.get("estado_del_contribuyente") == "ACTIVO"
+            and self.data.get("condicion_de_domicilio") == "HABIDO"
+        )
+
+    def to_row(self) -> dict[str, Any]:
+        """The flat record written to files: SPEC §4's columns, then APIMIGO's fields."""
+        row: dict[str, Any] = {
+            "ruc": self.ruc,
+            "estado_consulta": self.status.value,
+            "motivo": self.reason,
+            "apto_facturacion": self.billable,
+            "origen": self.origin.value,
+            "consultado_en": self.queried_at,
+        }
+        for key, value in self.data.items():
+            if key not in _NOT_DATA and key not in row:
+                row[key] = value
+        return row

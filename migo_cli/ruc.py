@@ -1,0 +1,145 @@
+"""RUC rules: undo what spreadsheets do to numbers, then check before anyone pays.
+
+Every paid call starts here. A value that is not an 11-digit RUC with a known
+prefix and the right mod-11 check digit (python-stdnum's ``stdnum.pe.ruc``) is
+``formato_invalido`` with a ``motivo`` saying which rule it broke, and is never
+sent to the API.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from numbers import Integral, Real
+
+from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidLength
+from stdnum.pe import ruc as stdnum_ruc
+from stdnum.util import isdigits
+
+__all__ = ["RUC_LENGTH", "RUC_PREFIXES", "RucCheck", "check_ruc", "is_valid_ruc", "normalize"]
+
+RUC_LENGTH = 11
+RUC_PREFIXES = ("10", "15", "17", "20")  # python-stdnum's list
+
+# Characters spreadsheets and people put inside numbers: spaces of every width,
+# dashes and dots used as group separators.
+_SEPARATORS = re.compile(r"[\s\u00a0\u2007\u202f\u200b\ufeff.\-]+")
+_SURROUNDING = " \t\r\n\u00a0\u2007\u202f\u200b\ufeff"
+_TRAILING_ZERO_DECIMAL = re.compile(r"[.,]0+$")
+_SCIENTIFIC = re.compile(r"^\+?(\d+)(?:[.,](\d*))?[eE]\+?(\d+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class RucCheck:
+    """The outcome of the local checks for one input value.
+
+    ``raw`` is the value as given, trimmed; ``ruc`` the normalised candidate
+    (the 11-digit RUC when ``valid``); ``reason`` is empty when valid.
+    """
+
+    raw: str
+    ruc: str
+    reason: str = ""
+
+    @property
+    def valid(self) -> bool:
+        return not self.reason
+
+    @property
+    def key(self) -> str:
+        """What duplicates are recognised by: the RUC, or the raw value when invalid."""
+        return self.ruc if not self.reason else self.raw
+
+
+def _from_number(value: Real) -> tuple[str, str]:
+    """A numeric cell as (raw text, candidate digits or '' with a reason)."""
+    if isinstance(value, Integral):
+        text = str(int(value))
+        return text, text
+    number = float(value)
+    if math.isnan(number):
+        return "", ""
+    if math.isinf(number) or not number.is_integer():
+        return repr(number), ""
+    text = str(int(number))
+    return text, text
+
+
+def _from_scientific(text: str) -> tuple[str, str]:
+    """(digits, reason) for text such as ``2.0100038146E10`` or ``2,01E+10``."""
+    match = _SCIENTIFIC.match(text)
+    assert match is not None
+    whole, frac, exp = match.group(1), match.group(2) or "", int(match.group(3))
+    try:
+        value = Decimal(f"{whole}.{frac or '0'}e{exp}")
+    except InvalidOperation:  # pragma: no cover - the regex admits only valid decimals
+        return "", "notación científica ilegible"
+    if value != value.to_integral_value():
+        return "", "notación científica que no es un número entero"
+    digits = str(int(value))
+    if len(digits) > len((whole + frac).lstrip("0")):
+        # Zeros were filled in by the exponent: the spreadsheet rounded the number.
+        return "", "notación científica: la hoja de cálculo perdió dígitos del número"
+    return digits, ""
+
+
+def normalize(value: object) -> str:
+    """The candidate RUC in ``value`` with spreadsheet damage undone ('' when blank).
+
+    Only the cleaning: a non-RUC comes back cleaned but unvalidated.
+    """
+    return _normalize(value)[1]
+
+
+def _normalize(value: object) -> tuple[str, str, str]:
+    """(raw trimmed text, candidate, reason found while cleaning)."""
+    if value is None:
+        return "", "", ""
+    if isinstance(value, Real) and not isinstance(value, bool):
+        raw, digits = _from_number(value)
+        return raw, digits, "" if digits or not raw else "no es un número entero"
+    raw = str(value).strip(_SURROUNDING)
+    if not raw:
+        return "", "", ""
+    text = raw.replace("\u00a0", "").replace(" ", "")
+    if _SCIENTIFIC.match(text):
+        digits, reason = _from_scientific(text)
+        return raw, digits or text, reason
+    text = _TRAILING_ZERO_DECIMAL.sub("", text)
+    return raw, _SEPARATORS.sub("", text), ""
+
+
+def check_ruc(value: object) -> RucCheck | None:
+    """Normalise and validate one input value; ``None`` for a blank cell."""
+    raw, candidate, reason = _normalize(value)
+    if not raw:
+        return None
+    if not candidate:
+        if reason:
+            return RucCheck(raw, raw, reason)
+        return None  # only separators: a blank cell in disguise ('-', '.')
+    if reason:
+        return RucCheck(raw, candidate, reason)
+    return RucCheck(raw, candidate, _reject_reason(candidate))
+
+
+def _reject_reason(candidate: str) -> str:
+    if not isdigits(candidate):  # before length: "N/A" is wrong by its characters
+        return "caracteres: contiene caracteres que no son dígitos"
+    try:
+        stdnum_ruc.validate(candidate)
+    except InvalidLength:
+        return f"longitud: tiene {len(candidate)} dígitos, un RUC tiene {RUC_LENGTH}"
+    except InvalidComponent:
+        return f"prefijo: {candidate[:2]} no es un prefijo de RUC ({', '.join(RUC_PREFIXES)})"
+    except InvalidChecksum:
+        expected = stdnum_ruc.calc_check_digit(candidate)
+        return f"dígito verificador: termina en {candidate[-1]}, debería ser {expected}"
+    return ""
+
+
+def is_valid_ruc(value: object) -> bool:
+    result = check_ruc(value)
+    return result is not None and result.valid
