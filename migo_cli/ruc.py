@@ -97,7 +97,9 @@ def _normalize(value: object) -> tuple[str, str, str]:
     """(raw trimmed text, candidate, reason found while cleaning)."""
     if value is None:
         return "", "", ""
-    if isinstance(value, Real) and not isinstance(value, bool):
+    if isinstance(value, bool):  # a TRUE/FALSE cell is text, not the number 1 or 0
+        value = str(value)
+    if isinstance(value, Real):
         raw, digits = _from_number(value)
         return raw, digits, "" if digits or not raw else "no es un número entero"
     raw = str(value).strip(_SURROUNDING)

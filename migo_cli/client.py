@@ -1,0 +1,628 @@
+"""The async APIMIGO client: one aiohttp session, a shared pace, retries, classification.
+
+Everything a batch, a Django view or a Celery task needs to ask APIMIGO goes
+through ``MigoClient``. Design points, each one paid for by a user somewhere:
+
+* The first request of a client goes alone; the rest wait for its answer (a
+  moment at most). A wrong token or an empty account then costs one call, not
+  one per worker.
+* After an authentication or quota failure the client sends nothing more: the
+  error is raised again, locally, for every later call.
+* ``stream`` yields each result as soon as it is known, in input order or as
+  they complete; a slow RUC never holds back requests for the others, and a
+  bounded window keeps memory flat on million-row inputs.
+* Every answer (valid or not found) goes into the cache before it is yielded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import email.utils
+import json
+import logging
+import re
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Self
+from urllib.parse import urlsplit
+
+import aiohttp
+import stamina
+
+from migo_cli._version import __version__
+from migo_cli.cache import CacheScope, ResultCache
+from migo_cli.config import (
+    COLLECTION_MAX,
+    Limits,
+    Retry,
+    Timeout,
+    is_loopback_url,
+    resolve_base_url,
+    resolve_token,
+)
+from migo_cli.exceptions import (
+    APIError,
+    AuthenticationError,
+    FatalAPIError,
+    InvalidResponseError,
+    InvalidValueError,
+    NetworkError,
+    NotFoundError,
+    QuotaExceededError,
+    RateLimitedError,
+    RequestTimeoutError,
+    ServerError,
+    TransientAPIError,
+)
+from migo_cli.models import Origin, RucResult, Status
+from migo_cli.pace import Pace
+from migo_cli.ruc import check_ruc
+
+__all__ = ["ClientStats", "LookupMode", "MigoClient", "cache_scope_for"]
+
+log = logging.getLogger("migo.client")
+
+RUC_ENDPOINT = "/api/v1/ruc"
+COLLECTION_ENDPOINT = "/api/v1/ruc/collection"
+LOOKUP_ENDPOINTS = frozenset({RUC_ENDPOINT, COLLECTION_ENDPOINT})
+
+#: How long the other requests wait for the first one's answer. A wrong token then
+#: costs one call; a first RUC that hangs holds the rest back only this long.
+PROBE_PATIENCE = 2.0
+
+#: How many results may wait to be consumed (or to be put in order) before
+#: the stream stops reading input: bounds memory on huge inputs.
+DEFAULT_WINDOW = 20_000
+
+_QUOTA_MESSAGE = re.compile(
+    r"cr[ée]dito|saldo|agotad|sin consultas|consultas disponibles|l[ií]mite de consultas|quota",
+    re.IGNORECASE,
+)
+# Set in a stream's worker tasks: once a run is stopping, failures are not retried.
+_STOPPING: contextvars.ContextVar[asyncio.Event | None] = contextvars.ContextVar(
+    "migo_stopping", default=None
+)
+
+
+class LookupMode(StrEnum):
+    INDIVIDUAL = "individual"
+    COLLECTION = "coleccion"
+
+
+@dataclass(slots=True)
+class ClientStats:
+    requests: int = 0  # every HTTP request sent
+    lookup_requests: int = 0  # to the RUC endpoints: the resumen's ``llamadas_api``
+    retries: int = 0
+    rate_limited: int = 0
+
+
+def cache_scope_for(base_url: str) -> str:
+    """Cache entries of one upstream; every local server (the simulator) shares one scope."""
+    if is_loopback_url(base_url):
+        return "local"
+    return (urlsplit(base_url).hostname or base_url).lower()
+
+
+def parse_retry_after(value: str | None, retry: Retry) -> float:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
+    if not value:
+        return retry.default_retry_after
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return retry.default_retry_after
+    return min(max(seconds, 0.0), retry.max_retry_after)
+
+
+class MigoClient:
+    """Async APIMIGO client; use as ``async with MigoClient(token) as client:``.
+
+    ``token``/``base_url`` default to ``MIGO_TOKEN``/``MIGO_BASE_URL`` (then the
+    config file / https://api.migo.pe). Pass ``cache`` to never pay twice for an
+    answer, and ``session`` to bring your own aiohttp session (it is not closed).
+    """
+
+    def __init__(
+        self,
+        token: str | None = None,
+        *,
+        base_url: str | None = None,
+        limits: Limits | None = None,
+        timeout: Timeout | None = None,
+        retry: Retry | None = None,
+        cache: ResultCache | None = None,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self._token = resolve_token(token)
+        self.base_url = resolve_base_url(base_url)
+        self.limits = limits or Limits()
+        self.timeout = timeout or Timeout()
+        self.retry = retry or Retry()
+        self.cache = CacheScope(cache, cache_scope_for(self.base_url))
+        self.stats = ClientStats()
+        self._session = session
+        self._owns_session = session is None
+        self._pace = Pace(self.limits.concurrency, self.limits.rpm)
+        self._fatal: FatalAPIError | None = None
+        self._gate = asyncio.Event()  # set once the first request has been answered
+        self._probing = False
+
+    def __repr__(self) -> str:  # the token stays out of reprs, logs and tracebacks
+        return f"MigoClient(base_url={self.base_url!r})"
+
+    async def __aenter__(self) -> Self:
+        self._ensure_session()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _ensure_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(
+                    total=self.timeout.total, connect=self.timeout.connect
+                ),
+                connector=aiohttp.TCPConnector(limit=self.limits.concurrency, ttl_dns_cache=300),
+                headers={"User-Agent": f"migo/{__version__}"},
+            )
+        return self._session
+
+    # -- one request ---------------------------------------------------------
+
+    async def request(self, endpoint: str, payload: dict[str, Any] | None = None) -> Any:
+        """POST ``payload`` (plus the token) to ``endpoint``; the parsed JSON on success.
+
+        Retries transient failures with exponential backoff and jitter, waits out
+        429s as ``Retry-After`` says (on their own budget), raises ``NotFoundError``
+        for a well-formed value APIMIGO does not know, ``FatalAPIError`` subclasses
+        for token and credit problems.
+        """
+        rate_limited = 0
+        while True:
+            try:
+                return await self._with_retries(endpoint, payload or {})
+            except RateLimitedError:
+                rate_limited += 1
+                if rate_limited > self.retry.rate_limit_waits or _stopping():
+                    raise
+                # The next attempt's pace slot waits out the cool-down set by the 429.
+
+    async def _with_retries(self, endpoint: str, payload: dict[str, Any]) -> Any:
+        async for attempt in stamina.retry_context(
+            on=self._should_retry,
+            attempts=self.retry.retries + 1,
+            timeout=None,
+            wait_initial=self.retry.wait_initial,
+            wait_max=self.retry.wait_max,
+            wait_jitter=self.retry.wait_jitter,
+        ):
+            with attempt:
+                return await self._send(endpoint, payload)
+        raise AssertionError("unreachable: stamina re-raises the last failure")  # pragma: no cover
+
+    def _should_retry(self, exc: Exception) -> bool:
+        if not isinstance(exc, TransientAPIError) or isinstance(exc, RateLimitedError):
+            return False
+        if _stopping():
+            return False
+        self.stats.retries += 1
+        log.debug("reintento%s: %s", f" de {exc.ruc}" if exc.ruc else "", exc)
+        return True
+
+    async def _send(self, endpoint: str, payload: dict[str, Any]) -> Any:
+        if self._fatal is not None:
+            raise self._refused()
+        probing = False
+        if not self._gate.is_set():
+            if self._probing:
+                try:
+                    await asyncio.wait_for(self._gate.wait(), PROBE_PATIENCE)
+                except TimeoutError:
+                    self._gate.set()  # the first request is slow, not necessarily wrong
+                if self._fatal is not None:
+                    raise self._refused()
+            else:
+                self._probing = probing = True
+        try:
+            return await self._exchange(endpoint, payload)
+        finally:
+            if probing:
+                self._probing = False
+                self._gate.set()
+
+    async def _exchange(self, endpoint: str, payload: dict[str, Any]) -> Any:
+        session = self._ensure_session()
+        ruc = payload.get("ruc") if isinstance(payload.get("ruc"), str) else None
+        async with self._pace.slot():
+            if self._fatal is not None:
+                raise self._refused()
+            self.stats.requests += 1
+            if endpoint in LOOKUP_ENDPOINTS:
+                self.stats.lookup_requests += 1
+            try:
+                async with session.post(
+                    self.base_url + endpoint, json={**payload, "token": self._token}
+                ) as response:
+                    body = await response.read()
+                    status = response.status
+                    retry_after = response.headers.get("Retry-After")
+            except TimeoutError as exc:
+                raise RequestTimeoutError(
+                    f"sin respuesta en {self.timeout.total:g} s", endpoint=endpoint, ruc=ruc
+                ) from exc
+            except aiohttp.ClientError as exc:
+                raise NetworkError(
+                    f"error de conexión: {type(exc).__name__}", endpoint=endpoint, ruc=ruc
+                ) from exc
+        return self._classify(status, body, retry_after, endpoint, ruc)
+
+    def _classify(
+        self, status: int, raw: bytes, retry_after: str | None, endpoint: str, ruc: str | None
+    ) -> Any:
+        """SPEC §1's table, in one place."""
+        where: dict[str, Any] = {"status": status, "endpoint": endpoint, "ruc": ruc}
+        if status in (401, 403):
+            raise self._poison(
+                AuthenticationError(f"APIMIGO rechazó el token (HTTP {status})", **where)
+            )
+        if status == 402:
+            raise self._poison(
+                QuotaExceededError("APIMIGO: sin consultas disponibles (HTTP 402)", **where)
+            )
+        if status == 429:
+            self.stats.rate_limited += 1
+            wait = parse_retry_after(retry_after, self.retry)
+            self._pace.rate_limited(wait)
+            raise RateLimitedError(
+                f"límite de consultas de APIMIGO (HTTP 429), espera {wait:g} s",
+                retry_after=wait,
+                endpoint=endpoint,
+                ruc=ruc,
+            )
+        self._pace.succeeded()
+        if status >= 500:
+            raise ServerError(f"error del servidor de APIMIGO (HTTP {status})", **where)
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            if status == 404:
+                raise NotFoundError("no existe", **where) from None
+            raise InvalidResponseError(
+                f"respuesta ilegible de APIMIGO (HTTP {status}, no es JSON)", **where
+            ) from None
+        message = self._message(body)
+        if status == 404:
+            raise NotFoundError(message or "no existe", **where)
+        if isinstance(body, dict) and body.get("success") is False:
+            if _QUOTA_MESSAGE.search(message):
+                raise self._poison(QuotaExceededError(f"APIMIGO: {message}", **where))
+            if status >= 400:
+                raise APIError(f"APIMIGO rechazó la consulta (HTTP {status}): {message}", **where)
+            raise NotFoundError(message or "no existe", **where)
+        if status >= 400:
+            raise APIError(f"APIMIGO rechazó la consulta (HTTP {status}): {message}", **where)
+        if isinstance(body, list) or (isinstance(body, dict) and body.get("success") is True):
+            return body
+        raise InvalidResponseError("respuesta de APIMIGO sin el campo 'success'", **where)
+
+    def _message(self, body: Any) -> str:
+        text = body.get("message") if isinstance(body, dict) else None
+        if not isinstance(text, str):
+            return ""
+        return " ".join(text.replace(self._token, "***").split())[:200]
+
+    def _poison(self, exc: FatalAPIError) -> FatalAPIError:
+        if self._fatal is None:
+            self._fatal = exc
+            log.error("%s; no se enviarán más consultas", exc)
+        return exc
+
+    def _refused(self) -> FatalAPIError:
+        fatal = self._fatal
+        assert fatal is not None
+        return type(fatal)(str(fatal), status=fatal.status, endpoint=fatal.endpoint)
+
+    # -- RUC lookups -----------------------------------------------------------
+
+    async def lookup_ruc(self, value: object) -> RucResult:
+        """One RUC: local checks, then the cache, then APIMIGO (which may raise FatalAPIError)."""
+        check = check_ruc(value)
+        if check is None:
+            raise InvalidValueError("RUC vacío")
+        if not check.valid:
+            return RucResult(check.raw, Status.INVALID, check.reason, origin=Origin.LOCAL)
+        return self.cache.get_ruc(check.ruc) or await self._fetch_ruc(check.ruc)
+
+    async def _fetch_ruc(self, ruc: str) -> RucResult:
+        try:
+            body = await self.request(RUC_ENDPOINT, {"ruc": ruc})
+        except NotFoundError as exc:
+            result = RucResult(ruc, Status.NOT_FOUND, _not_found_reason(exc))
+        except FatalAPIError:
+            raise
+        except APIError as exc:
+            return RucResult(ruc, Status.ERROR, str(exc))
+        else:
+            if not isinstance(body, dict):
+                return RucResult(ruc, Status.ERROR, "respuesta de APIMIGO con forma inesperada")
+            result = RucResult(ruc, Status.VALID, "", body)
+        self.cache.put_ruc(result)
+        return result
+
+    async def _fetch_collection(self, rucs: list[str]) -> list[RucResult]:
+        """Up to 100 RUCs in one call; RUCs the answer does not settle are asked one by one."""
+        try:
+            entries = _collection_entries(await self.request(COLLECTION_ENDPOINT, {"ruc": rucs}))
+        except FatalAPIError:
+            raise
+        except APIError as exc:
+            log.info("respuesta de colección inutilizable (%s); consulta individual", exc)
+            entries = {}
+        results: list[RucResult] = []
+        missing: list[str] = []
+        for ruc in rucs:
+            entry = entries.get(ruc)
+            success = entry.get("success") if entry is not None else None
+            if entry is None or not isinstance(success, bool):
+                missing.append(ruc)
+                continue
+            if success:
+                result = RucResult(ruc, Status.VALID, "", entry)
+            else:
+                result = RucResult(ruc, Status.NOT_FOUND, _not_found_text(entry.get("message")))
+            self.cache.put_ruc(result)
+            results.append(result)
+        if missing:
+            results.extend(await asyncio.gather(*(self._fetch_ruc(ruc) for ruc in missing)))
+        return results
+
+    async def stream(
+        self,
+        values: Iterable[object] | AsyncIterable[object],
+        *,
+        mode: LookupMode = LookupMode.INDIVIDUAL,
+        ordered: bool = False,
+        stop: asyncio.Event | None = None,
+        on_result: Callable[[RucResult], None] | None = None,
+        window: int = DEFAULT_WINDOW,
+    ) -> AsyncIterator[tuple[int, RucResult]]:
+        """Look up many values; yields ``(position, result)`` as results are known.
+
+        ``position`` is the value's index in ``values`` (blank values yield
+        nothing). ``ordered=True`` yields in input order (a result waits only for
+        those before it, never for a batch). ``on_result`` sees each result the
+        moment it arrives, whatever the order. Setting ``stop`` ends the stream
+        early: nothing new is sent, failures are not retried, in-flight requests
+        finish. A ``FatalAPIError`` is raised after every result already paid
+        for has been yielded; positions never yielded got no answer.
+        """
+        stream = _Stream(
+            self,
+            mode=mode,
+            ordered=ordered,
+            stop=stop or asyncio.Event(),
+            on_result=on_result,
+            window=window,
+        )
+        async for item in stream.run(values):
+            yield item
+
+    async def lookup_many(
+        self, values: Iterable[object] | AsyncIterable[object], **options: Any
+    ) -> AsyncIterator[RucResult]:
+        """Results as they complete (see ``stream`` for the options)."""
+        async for _, result in self.stream(values, **options):
+            yield result
+
+
+def _stopping() -> bool:
+    stop = _STOPPING.get()
+    return stop is not None and stop.is_set()
+
+
+def _not_found_text(message: object) -> str:
+    text = message if isinstance(message, str) and message.strip() else ""
+    return f"SUNAT no registra este RUC ({text})" if text else "SUNAT no registra este RUC"
+
+
+def _not_found_reason(exc: NotFoundError) -> str:
+    message = str(exc)
+    return _not_found_text("" if message == "no existe" else message)
+
+
+def _collection_entries(body: Any) -> dict[str, dict[str, Any]]:
+    """A collection answer by RUC; raises InvalidResponseError when it has no usable list."""
+    if isinstance(body, dict):
+        body = body.get("data")
+    if not isinstance(body, list):
+        raise InvalidResponseError("respuesta de colección sin lista de resultados")
+    return {
+        str(entry["ruc"]): entry
+        for entry in body
+        if isinstance(entry, dict) and isinstance(entry.get("ruc"), str | int)
+    }
+
+
+async def _enumerate(
+    values: Iterable[object] | AsyncIterable[object],
+) -> AsyncIterator[tuple[int, object]]:
+    if isinstance(values, AsyncIterable):
+        position = 0
+        async for value in values:
+            yield position, value
+            position += 1
+    else:
+        for position, value in enumerate(values):
+            yield position, value
+
+
+# A job: (sequence number, input position, RUC) for each RUC it asks about.
+_Job = list[tuple[int, int, str]]
+_Outgoing = tuple[int, int, RucResult]
+_DONE = object()
+
+
+class _Stream:
+    """One run of ``MigoClient.stream``: a feeder, a pool of workers, one outbox.
+
+    The feeder checks each value locally and against the cache (those answers go
+    straight out) and queues the rest as jobs of one RUC, or of up to 100 in
+    collection mode. ``concurrency`` workers take jobs as they free up, so there
+    is no batch barrier. A window semaphore, released as results are yielded,
+    keeps the feeder at most ``window`` results ahead of the consumer.
+    """
+
+    def __init__(
+        self,
+        client: MigoClient,
+        *,
+        mode: LookupMode,
+        ordered: bool,
+        stop: asyncio.Event,
+        on_result: Callable[[RucResult], None] | None,
+        window: int,
+    ) -> None:
+        self.client = client
+        self.chunk = COLLECTION_MAX if mode is LookupMode.COLLECTION else 1
+        self.ordered = ordered
+        self.stop = stop
+        self.halt = asyncio.Event()  # stop requested, or a fatal error
+        self.on_result = on_result
+        self.workers = client.limits.concurrency
+        # The window must hold every job in flight or queued, or the feeder could wait forever.
+        self.window = asyncio.Semaphore(max(window, 2 * (self.workers + 1) * self.chunk))
+        self.jobs: asyncio.Queue[_Job | None] = asyncio.Queue(maxsize=self.workers)
+        self.outbox: asyncio.Queue[_Outgoing | object] = asyncio.Queue()
+        self.fatal: FatalAPIError | None = None
+
+    def _emit(self, seq: int, position: int, result: RucResult) -> None:
+        if self.on_result is not None:
+            self.on_result(result)
+        self.outbox.put_nowait((seq, position, result))
+
+    async def _acquire_window(self) -> bool:
+        """A window permit, or False when the run halts while waiting for one."""
+        if not self.window.locked():
+            await self.window.acquire()
+            return True
+        acquire = asyncio.ensure_future(self.window.acquire())
+        halted = asyncio.ensure_future(self.halt.wait())
+        await asyncio.wait({acquire, halted}, return_when=asyncio.FIRST_COMPLETED)
+        halted.cancel()
+        if acquire.done() and not acquire.cancelled():
+            if not self.halt.is_set():
+                return True
+            self.window.release()
+        acquire.cancel()
+        return False
+
+    async def _feed(self, values: Iterable[object] | AsyncIterable[object]) -> None:
+        job: _Job = []
+        cache = self.client.cache
+        seq = 0
+        try:
+            async for position, value in _enumerate(values):
+                if self.halt.is_set():
+                    break
+                check = check_ruc(value)
+                if check is None:
+                    continue
+                if job and self.window.locked():
+                    await self.jobs.put(job)  # a partial chunk must not wait for its own window
+                    job = []
+                if not await self._acquire_window():
+                    break
+                seq += 1
+                if not check.valid:
+                    local = RucResult(check.raw, Status.INVALID, check.reason, origin=Origin.LOCAL)
+                    self._emit(seq - 1, position, local)
+                    continue
+                cached = cache.get_ruc(check.ruc)
+                if cached is not None:
+                    self._emit(seq - 1, position, cached)
+                    continue
+                job.append((seq - 1, position, check.ruc))
+                if len(job) >= self.chunk:
+                    await self.jobs.put(job)
+                    job = []
+            if job and not self.halt.is_set():
+                await self.jobs.put(job)
+        finally:
+            for _ in range(self.workers):
+                await self.jobs.put(None)
+
+    async def _work(self) -> None:
+        _STOPPING.set(self.halt)
+        client = self.client
+        while (job := await self.jobs.get()) is not None:
+            if self.halt.is_set():
+                continue  # drain: these positions get no answer
+            try:
+                if self.chunk == 1:
+                    seq, position, ruc = job[0]
+                    self._emit(seq, position, await client._fetch_ruc(ruc))
+                    continue
+                results = await client._fetch_collection([ruc for _, _, ruc in job])
+            except FatalAPIError as exc:
+                self.fatal = self.fatal or exc
+                self.halt.set()
+                continue
+            where = {ruc: (seq, position) for seq, position, ruc in job}
+            for result in results:
+                self._emit(*where[result.ruc], result)
+
+    async def _watch_stop(self) -> None:
+        await self.stop.wait()
+        self.halt.set()
+
+    async def _run_tasks(self, values: Iterable[object] | AsyncIterable[object]) -> None:
+        watcher = asyncio.create_task(self._watch_stop())
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._feed(values))
+                for _ in range(self.workers):
+                    group.create_task(self._work())
+        finally:
+            watcher.cancel()
+            self.outbox.put_nowait(_DONE)
+
+    async def run(
+        self, values: Iterable[object] | AsyncIterable[object]
+    ) -> AsyncIterator[tuple[int, RucResult]]:
+        runner = asyncio.create_task(self._run_tasks(values))
+        held: dict[int, tuple[int, RucResult]] = {}  # ordered mode: results ahead of their turn
+        next_seq = 0
+        try:
+            while (item := await self.outbox.get()) is not _DONE:
+                seq, position, result = item  # type: ignore[misc]
+                if not self.ordered:
+                    self.window.release()
+                    yield position, result
+                    continue
+                held[seq] = (position, result)
+                while next_seq in held:
+                    self.window.release()
+                    yield held.pop(next_seq)
+                    next_seq += 1
+            await runner  # re-raises a crash of the feeder or a worker
+            for seq in sorted(held):  # after a stop or a fatal error: the gaps never fill
+                yield held.pop(seq)
+            if self.fatal is not None:
+                raise self.fatal
+        finally:
+            if not runner.done():
+                runner.cancel()
+                await asyncio.gather(runner, return_exceptions=True)

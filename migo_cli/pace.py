@@ -1,0 +1,99 @@
+"""How fast requests leave: a concurrency gate, an optional per-minute cap and 429 cool-downs.
+
+One ``Pace`` is shared by every request of a client, so a ``Retry-After`` seen by
+one RUC holds back all of them (the API limits the account, not the RUC), and
+the gate narrows after a 429 and widens again as answers come back (AIMD).
+The per-minute cap is aiolimiter's leaky bucket with room for one request, which
+spaces requests evenly: the cap then holds over any one-minute window, not only
+on average.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from aiolimiter import AsyncLimiter
+
+__all__ = ["Pace", "set_testing"]
+
+_TESTING = False
+
+
+def set_testing(enabled: bool) -> None:
+    """Make cool-downs instant (tests). Retries' backoff has its own switch in stamina."""
+    global _TESTING  # noqa: PLW0603 - a process-wide switch, like stamina.set_testing
+    _TESTING = enabled
+
+
+def testing() -> bool:
+    return _TESTING
+
+
+class Pace:
+    def __init__(self, concurrency: int, rpm: float | None = None) -> None:
+        self.max_concurrency = concurrency
+        self._slots = asyncio.Semaphore(concurrency)
+        self._withheld = 0  # permits kept out of circulation after a 429
+        self._to_withhold = 0
+        self._successes = 0
+        self._limiter = AsyncLimiter(1, 60.0 / rpm) if rpm else None
+        self._resume_at = 0.0
+
+    @property
+    def concurrency(self) -> int:
+        """The width of the gate right now."""
+        return self.max_concurrency - self._withheld - self._to_withhold
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one of the concurrent request slots; waits for cool-down and rpm."""
+        async with self._gate():
+            await self._wait_turn()
+            yield
+
+    @asynccontextmanager
+    async def _gate(self) -> AsyncIterator[None]:
+        await self._slots.acquire()
+        try:
+            yield
+        finally:
+            if self._to_withhold:
+                self._to_withhold -= 1
+                self._withheld += 1
+            else:
+                self._slots.release()
+
+    async def _wait_turn(self) -> None:
+        # A loop, not an Event: a 429 arriving meanwhile may push the deadline further.
+        while (delay := self._resume_at - time.monotonic()) > 0 and not _TESTING:  # noqa: ASYNC110
+            await asyncio.sleep(delay)
+        if self._limiter is not None:
+            await self._limiter.acquire()
+
+    def rate_limited(self, retry_after: float) -> None:
+        """A 429: nobody sends before ``retry_after`` seconds, and the gate halves.
+
+        The 429s of one burst (answers to requests sent before the first cool-down
+        began) halve the gate once, not once each.
+        """
+        now = time.monotonic()
+        if now >= self._resume_at:
+            self._successes = 0
+            self._to_withhold += self.concurrency - max(1, self.concurrency // 2)
+        self._resume_at = max(self._resume_at, now + retry_after)
+
+    def succeeded(self) -> None:
+        """An answer: after a gate's width of them in a row, widen the gate by one."""
+        if not (self._withheld or self._to_withhold):
+            return
+        self._successes += 1
+        if self._successes >= self.concurrency:
+            self._successes = 0
+            if self._to_withhold:
+                self._to_withhold -= 1
+            else:
+                self._withheld -= 1
+                self._slots.release()

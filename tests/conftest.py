@@ -1,0 +1,31 @@
+"""Shared fixtures: valid RUCs to play with, and the no-sleep switch for retries and pacing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import stamina
+from stdnum.pe import ruc as stdnum_ruc
+
+from migo_cli import pace
+
+TOKEN = "tok-SECRETO-1234567890"
+
+
+def make_rucs(count: int, start: int = 0, prefix: str = "20") -> list[str]:
+    """``count`` distinct RUCs with correct check digits."""
+    rucs = []
+    for number in range(start, start + count):
+        base = f"{prefix}{number:08d}"
+        rucs.append(base + stdnum_ruc.calc_check_digit(base))
+    return rucs
+
+
+@pytest.fixture
+def no_sleep() -> Iterator[None]:
+    """Backoffs and cool-downs take no time (stamina's testing mode keeps our attempt counts)."""
+    pace.set_testing(True)
+    with stamina.set_testing(True, attempts=1000, cap=True):
+        yield
+    pace.set_testing(False)
