@@ -1,0 +1,133 @@
+"""The disk cache: what is kept, for how long, by whom, and what happens when it is damaged."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from migo_cli.cache import ResultCache
+from migo_cli.models import Origin, RucResult, Status
+from tests.conftest import make_rucs
+
+RUC = "20100038146"
+
+
+def valid(ruc: str = RUC) -> RucResult:
+    return RucResult(ruc, Status.VALID, "", {"nombre_o_razon_social": "X", "success": True})
+
+
+def test_answers_round_trip_and_errors_are_never_kept(tmp_path: Path) -> None:
+    with ResultCache(tmp_path / "c") as cache:
+        scope = cache.scope("api.migo.pe")
+        scope.put_ruc(valid())
+        scope.put_ruc(RucResult("20131312955", Status.NOT_FOUND, "SUNAT no registra este RUC"))
+        scope.put_ruc(RucResult("20601234567", Status.ERROR, "HTTP 503"))
+        hit = scope.get_ruc(RUC)
+        assert hit is not None
+        assert (hit.status, hit.origin, hit.data["nombre_o_razon_social"]) == (
+            Status.VALID,
+            Origin.CACHE,
+            "X",
+        )
+        missing = scope.get_ruc("20131312955")
+        assert missing is not None
+        assert (missing.status, missing.reason) == (Status.NOT_FOUND, "SUNAT no registra este RUC")
+        assert scope.get_ruc("20601234567") is None
+        assert cache.info().entries == 2
+
+
+def test_scopes_keep_upstreams_apart(tmp_path: Path) -> None:
+    with ResultCache(tmp_path / "c") as cache:
+        cache.scope("local").put_ruc(valid())
+        assert cache.scope("api.migo.pe").get_ruc(RUC) is None
+        assert cache.scope("local").get_ruc(RUC) is not None
+
+
+def test_clear_one_ruc_in_every_scope_or_everything(tmp_path: Path) -> None:
+    with ResultCache(tmp_path / "c") as cache:
+        for scope in ("local", "api.migo.pe"):
+            cache.scope(scope).put_ruc(valid())
+            cache.scope(scope).put_ruc(valid("20131312955"))
+        assert cache.clear(RUC) == 2
+        assert cache.scope("local").get_ruc(RUC) is None
+        assert cache.scope("local").get_ruc("20131312955") is not None
+        assert cache.clear() == 2
+        assert cache.info().entries == 0
+
+
+def test_refresh_mode_writes_but_does_not_read(tmp_path: Path) -> None:
+    with ResultCache(tmp_path / "c", read=False) as cache:
+        cache.scope("s").put_ruc(valid())
+        assert cache.scope("s").get_ruc(RUC) is None
+    with ResultCache(tmp_path / "c") as cache:
+        assert cache.scope("s").get_ruc(RUC) is not None
+
+
+def test_garbage_database_is_set_aside_and_rebuilt(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    directory = tmp_path / "c"
+    with ResultCache(directory) as cache:
+        cache.scope("s").put_ruc(valid())
+    (directory / "cache.db").write_bytes(b"\x00garbage" * 500)
+    for leftover in directory.glob("cache.db-*"):
+        leftover.unlink()
+    with caplog.at_level(logging.WARNING, logger="migo"), ResultCache(directory) as cache:
+        assert cache.available
+        assert cache.scope("s").get_ruc(RUC) is None
+        cache.scope("s").put_ruc(valid())
+        assert cache.scope("s").get_ruc(RUC) is not None
+    assert "dañada" in caplog.text
+    assert list(tmp_path.glob("c.danada-*"))
+
+
+def test_truncated_database_is_rebuilt(tmp_path: Path) -> None:
+    directory = tmp_path / "c"
+    with ResultCache(directory) as cache:
+        for ruc in make_rucs(50):
+            cache.scope("s").put_ruc(valid(ruc))
+    db = directory / "cache.db"
+    db.write_bytes(db.read_bytes()[:1000])
+    with ResultCache(directory) as cache:
+        cache.scope("s").put_ruc(valid())
+        assert cache.scope("s").get_ruc(RUC) is not None
+
+
+def test_unusable_directory_means_no_cache_not_a_crash(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with caplog.at_level(logging.WARNING, logger="migo"), ResultCache(blocker / "c") as cache:
+        assert not cache.available
+        cache.scope("s").put_ruc(valid())
+        assert cache.scope("s").get_ruc(RUC) is None
+        assert cache.info().entries == 0
+    assert "sin caché" in caplog.text
+
+
+def test_two_processes_share_one_directory(tmp_path: Path) -> None:
+    directory = tmp_path / "c"
+    theirs, ours = make_rucs(300, start=0), make_rucs(300, start=1000)
+    script = textwrap.dedent(
+        f"""
+        from migo_cli.cache import ResultCache
+        from migo_cli.models import RucResult, Status
+        with ResultCache({str(directory)!r}) as cache:
+            for ruc in {theirs!r}:
+                cache.scope("s").put_ruc(RucResult(ruc, Status.VALID, "", {{"n": ruc}}))
+        """
+    )
+    other = subprocess.Popen([sys.executable, "-c", script])
+    with ResultCache(directory) as cache:
+        for ruc in ours:
+            cache.scope("s").put_ruc(valid(ruc))
+    assert other.wait(timeout=60) == 0
+    with ResultCache(directory) as cache:
+        scope = cache.scope("s")
+        assert all(scope.get_ruc(ruc) is not None for ruc in theirs + ours)
