@@ -1,0 +1,108 @@
+"""migo: look up Peruvian RUCs in bulk through APIMIGO, without paying twice.
+
+The library is what the ``migo`` command runs::
+
+    from migo_cli import MigoClient
+
+    async with MigoClient(token) as client:
+        result = await client.lookup_ruc("20100038146")
+        async for result in client.lookup_many(rucs):
+            ...
+
+Layout: ``ruc`` (local rules), ``client`` (APIMIGO over aiohttp), ``pace``,
+``cache`` (diskcache), ``readers``/``writers`` (files), ``batch`` (the
+``masivo`` pipeline), ``progress``, ``simulator``, ``config`` (defaults),
+``exceptions``, and ``cli`` (the thin command on top).
+"""
+
+from migo_cli._version import __version__
+from migo_cli.batch import BatchJob, BatchReport, default_output, run_batch
+from migo_cli.cache import CacheInfo, ResultCache
+from migo_cli.client import ClientStats, LookupMode, MigoClient
+from migo_cli.config import CacheTTL, Limits, Retry, Timeout
+from migo_cli.exceptions import (
+    APIError,
+    AuthenticationError,
+    ConfigError,
+    FatalAPIError,
+    InputError,
+    InsecureBaseURLError,
+    InvalidResponseError,
+    InvalidValueError,
+    MigoError,
+    MissingTokenError,
+    NetworkError,
+    NotFoundError,
+    OutputError,
+    OutputLockedError,
+    QuotaExceededError,
+    RateLimitedError,
+    RequestTimeoutError,
+    ServerError,
+    TransientAPIError,
+    UsageError,
+)
+from migo_cli.models import OUTPUT_COLUMNS, Origin, RucResult, Status
+from migo_cli.pace import set_testing
+from migo_cli.progress import LogProgress, NullProgress, ProgressReporter, RichProgress
+from migo_cli.readers import InputTable, read_input
+from migo_cli.ruc import RucCheck, check_ruc, is_valid_ruc, normalize
+from migo_cli.simulator import Simulator, SimulatorConfig, SimulatorThread
+from migo_cli.writers import ResultWriter, open_writer
+
+__all__ = [
+    "OUTPUT_COLUMNS",
+    "APIError",
+    "AuthenticationError",
+    "BatchJob",
+    "BatchReport",
+    "CacheInfo",
+    "CacheTTL",
+    "ClientStats",
+    "ConfigError",
+    "FatalAPIError",
+    "InputError",
+    "InputTable",
+    "InsecureBaseURLError",
+    "InvalidResponseError",
+    "InvalidValueError",
+    "Limits",
+    "LogProgress",
+    "LookupMode",
+    "MigoClient",
+    "MigoError",
+    "MissingTokenError",
+    "NetworkError",
+    "NotFoundError",
+    "NullProgress",
+    "Origin",
+    "OutputError",
+    "OutputLockedError",
+    "ProgressReporter",
+    "QuotaExceededError",
+    "RateLimitedError",
+    "RequestTimeoutError",
+    "ResultCache",
+    "ResultWriter",
+    "Retry",
+    "RichProgress",
+    "RucCheck",
+    "RucResult",
+    "ServerError",
+    "Simulator",
+    "SimulatorConfig",
+    "SimulatorThread",
+    "Status",
+    "Timeout",
+    "TransientAPIError",
+    "UsageError",
+    "__version__",
+    "check_ruc",
+    "default_output",
+    "is_valid_ruc",
+    "normalize",
+    "open_writer",
+    "read_input",
+    "run_batch",
+    "set_testing",
+]

@@ -23,7 +23,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Self
@@ -57,7 +57,7 @@ from migo_cli.exceptions import (
     ServerError,
     TransientAPIError,
 )
-from migo_cli.models import Origin, RucResult, Status
+from migo_cli.models import RucResult, Status
 from migo_cli.pace import Pace
 from migo_cli.ruc import check_ruc
 
@@ -343,7 +343,7 @@ class MigoClient:
         if check is None:
             raise InvalidValueError("RUC vacío")
         if not check.valid:
-            return RucResult(check.raw, Status.INVALID, check.reason, origin=Origin.LOCAL)
+            return RucResult.rejected(check.raw, check.reason)
         return self.cache.get_ruc(check.ruc) or await self._fetch_ruc(check.ruc)
 
     async def _fetch_ruc(self, ruc: str) -> RucResult:
@@ -398,7 +398,7 @@ class MigoClient:
         stop: asyncio.Event | None = None,
         on_result: Callable[[RucResult], None] | None = None,
         window: int = DEFAULT_WINDOW,
-    ) -> AsyncIterator[tuple[int, RucResult]]:
+    ) -> AsyncGenerator[tuple[int, RucResult]]:
         """Look up many values; yields ``(position, result)`` as results are known.
 
         ``position`` is the value's index in ``values`` (blank values yield
@@ -547,7 +547,7 @@ class _Stream:
                     break
                 seq += 1
                 if not check.valid:
-                    local = RucResult(check.raw, Status.INVALID, check.reason, origin=Origin.LOCAL)
+                    local = RucResult.rejected(check.raw, check.reason)
                     self._emit(seq - 1, position, local)
                     continue
                 cached = cache.get_ruc(check.ruc)

@@ -100,6 +100,11 @@ class RucResult:
     origin: Origin = Origin.API
     queried_at: str = field(default_factory=now_iso)
 
+    @classmethod
+    def rejected(cls, raw: str, reason: str) -> RucResult:
+        """A value refused by the local checks: an answer that cost nothing."""
+        return cls(raw, Status.INVALID, reason, origin=Origin.LOCAL)
+
     @property
     def billable(self) -> bool:
         """``apto_facturacion``: the RUC can appear on an invoice."""

@@ -27,7 +27,10 @@ RUC_PREFIXES = ("10", "15", "17", "20")  # python-stdnum's list
 # dashes and dots used as group separators.
 _SEPARATORS = re.compile(r"[\s\u00a0\u2007\u202f\u200b\ufeff.\-]+")
 _SURROUNDING = " \t\r\n\u00a0\u2007\u202f\u200b\ufeff"
-_TRAILING_ZERO_DECIMAL = re.compile(r"[.,]0+$")
+# ".0" / ".00" are what float-to-text conversions leave; ".000" is a thousands group.
+_TRAILING_ZERO_DECIMAL = re.compile(r"[.,]0{1,2}$")
+# Far beyond any RUC; bounds the work a hostile cell can cause ("1E99999999").
+_MAX_DIGITS = 40
 _SCIENTIFIC = re.compile(r"^\+?(\d+)(?:[.,](\d*))?[eE]\+?(\d+)$")
 
 
@@ -53,25 +56,29 @@ class RucCheck:
         return self.ruc if not self.reason else self.raw
 
 
-def _from_number(value: Real) -> tuple[str, str]:
-    """A numeric cell as (raw text, candidate digits or '' with a reason)."""
+def _from_number(value: Real) -> tuple[str, str, str]:
+    """A numeric cell as (raw text, candidate digits, reason)."""
     if isinstance(value, Integral):
-        text = str(int(value))
-        return text, text
-    number = float(value)
-    if math.isnan(number):
-        return "", ""
-    if math.isinf(number) or not number.is_integer():
-        return repr(number), ""
-    text = str(int(number))
-    return text, text
+        number = int(value)
+        if number.bit_length() > _MAX_DIGITS * 4:  # str() of a huge int is slow, then refused
+            return f"{number.bit_length()} bits", "", "longitud: número demasiado largo"
+        return str(number), str(number), ""
+    number_f = float(value)
+    if math.isnan(number_f):
+        return "", "", ""
+    if math.isinf(number_f) or not number_f.is_integer():
+        return repr(number_f), "", "no es un número entero"
+    text = str(int(number_f))
+    return text, text, ""
 
 
 def _from_scientific(text: str) -> tuple[str, str]:
     """(digits, reason) for text such as ``2.0100038146E10`` or ``2,01E+10``."""
     match = _SCIENTIFIC.match(text)
     assert match is not None
-    whole, frac, exp = match.group(1), match.group(2) or "", int(match.group(3))
+    whole, frac, exp = match.group(1), match.group(2) or "", match.group(3)
+    if len(exp) > 3 or int(exp) > _MAX_DIGITS or len(whole) + len(frac) > _MAX_DIGITS:
+        return "", f"longitud: la notación científica denota más de {_MAX_DIGITS} dígitos"
     try:
         value = Decimal(f"{whole}.{frac or '0'}e{exp}")
     except InvalidOperation:  # pragma: no cover - the regex admits only valid decimals
@@ -100,8 +107,7 @@ def _normalize(value: object) -> tuple[str, str, str]:
     if isinstance(value, bool):  # a TRUE/FALSE cell is text, not the number 1 or 0
         value = str(value)
     if isinstance(value, Real):
-        raw, digits = _from_number(value)
-        return raw, digits, "" if digits or not raw else "no es un número entero"
+        return _from_number(value)
     raw = str(value).strip(_SURROUNDING)
     if not raw:
         return "", "", ""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import stamina
 from stdnum.pe import ruc as stdnum_ruc
 
 from migo_cli import pace
+from migo_cli.simulator import SimulatorConfig, SimulatorThread
 
 TOKEN = "tok-SECRETO-1234567890"
 
@@ -29,3 +31,21 @@ def no_sleep() -> Iterator[None]:
     with stamina.set_testing(True, attempts=1000, cap=True):
         yield
     pace.set_testing(False)
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A clean environment for the CLI: private cache dir, no token, no config file."""
+    monkeypatch.delenv("MIGO_TOKEN", raising=False)
+    monkeypatch.delenv("MIGO_BASE_URL", raising=False)
+    monkeypatch.setenv("MIGO_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("MIGO_CONFIG", str(tmp_path / "no-config.toml"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def sim() -> Iterator[SimulatorThread]:
+    """A real APIMIGO simulator on 127.0.0.1, accepting only ``TOKEN``."""
+    with SimulatorThread(SimulatorConfig(token=TOKEN)) as simulator:
+        yield simulator

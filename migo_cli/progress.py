@@ -1,0 +1,172 @@
+"""Progress reporting: one interface, three renderings (quiet is a null object).
+
+The pipeline calls ``start``, ``advance`` and ``finish`` and never asks whether
+it runs on a terminal, under cron or with ``-q``; the CLI picks the reporter.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from typing import Protocol
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from migo_cli.models import Origin, RucResult, Status
+
+__all__ = ["LogProgress", "NullProgress", "ProgressReporter", "RichProgress", "Tally"]
+
+
+class Tally:
+    """Running counts per ``estado_consulta``, plus cache hits."""
+
+    def __init__(self) -> None:
+        self.by_status: Counter[Status] = Counter()
+        self.from_cache = 0
+        self.done = 0
+
+    def add(self, result: RucResult) -> None:
+        self.by_status[result.status] += 1
+        self.done += 1
+        if result.origin is Origin.CACHE:
+            self.from_cache += 1
+
+    def describe(self) -> str:
+        parts = [
+            f"válidos {self.by_status[Status.VALID]:,}",
+            f"no existe {self.by_status[Status.NOT_FOUND]:,}",
+            f"formato inválido {self.by_status[Status.INVALID]:,}",
+            f"errores {self.by_status[Status.ERROR]:,}",
+        ]
+        if self.by_status[Status.UNCHECKED]:
+            parts.append(f"sin consultar {self.by_status[Status.UNCHECKED]:,}")
+        parts.append(f"de caché {self.from_cache:,}")
+        return " · ".join(parts).replace(",", ".")
+
+
+class ProgressReporter(Protocol):
+    def start(self, total: int) -> None: ...
+    def advance(self, result: RucResult) -> None: ...
+    def finish(self) -> None: ...
+
+
+class NullProgress:
+    """``-q``: nothing at all."""
+
+    def start(self, total: int) -> None:
+        pass
+
+    def advance(self, result: RucResult) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
+class LogProgress:
+    """Not a terminal (cron): a plain log line at most every ``interval`` seconds."""
+
+    def __init__(self, logger: logging.Logger, interval: float = 5.0) -> None:
+        self.log = logger
+        self.interval = interval
+        self.tally = Tally()
+        self.total = 0
+        self._started = self._last = 0.0
+
+    def start(self, total: int) -> None:
+        self.total = total
+        self._started = self._last = time.monotonic()
+
+    def advance(self, result: RucResult) -> None:
+        self.tally.add(result)
+        now = time.monotonic()
+        if now - self._last >= self.interval:
+            self._last = now
+            self._report(now)
+
+    def _report(self, now: float) -> None:
+        done, total = self.tally.done, self.total
+        elapsed = max(now - self._started, 1e-9)
+        rate = done / elapsed
+        left = f", faltan ~{(total - done) / rate:.0f} s" if rate and done < total else ""
+        percent = 100 * done / total if total else 100.0
+        self.log.info(
+            "avance: %s/%s (%.0f%%) · %s · %.0f RUC/s%s",
+            f"{done:,}".replace(",", "."),
+            f"{total:,}".replace(",", "."),
+            percent,
+            self.tally.describe(),
+            rate,
+            left,
+        )
+
+    def finish(self) -> None:
+        self._report(time.monotonic())
+
+
+class _TallyColumn(ProgressColumn):
+    def __init__(self, tally: Tally) -> None:
+        super().__init__()
+        self.tally = tally
+
+    def render(self, task: Task) -> Text:
+        return Text(self.tally.describe(), style="dim")
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f} RUC/s" if speed else "— RUC/s", style="cyan")
+
+
+class RichProgress:
+    """A terminal: a Rich bar with counts per state, rate and ETA, on stderr."""
+
+    # Refreshing the bar for each of 20,000 results a second would cost more than the work.
+    _UPDATE_EVERY = 0.1
+
+    def __init__(self, console: Console) -> None:
+        self.tally = Tally()
+        self._progress = Progress(
+            TextColumn("[bold]Consultando"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            _RateColumn(),
+            TimeRemainingColumn(),
+            _TallyColumn(self.tally),
+            console=console,
+            transient=False,
+        )
+        self._task = self._progress.add_task("consulta", total=None)
+        self._shown = 0
+        self._last = 0.0
+
+    def start(self, total: int) -> None:
+        self._progress.update(self._task, total=total)
+        self._progress.start()
+
+    def advance(self, result: RucResult) -> None:
+        self.tally.add(result)
+        now = time.monotonic()
+        if now - self._last >= self._UPDATE_EVERY:
+            self._flush(now)
+
+    def _flush(self, now: float) -> None:
+        self._last = now
+        self._progress.update(self._task, advance=self.tally.done - self._shown)
+        self._shown = self.tally.done
+
+    def finish(self) -> None:
+        self._flush(time.monotonic())
+        self._progress.stop()

@@ -1,0 +1,714 @@
+"""Result files for ``migo masivo``: streamed, atomic, safe to open in Excel.
+
+The batch pipeline hands rows over one at a time, in final order; nothing here
+keeps all rows in memory. Every file format writes to a hidden temporary file
+next to the output (``temp_path_for``), flushes and fsyncs it, and only then
+``os.replace``-s it onto the final name: a crash, a Ctrl-C or an exception never
+leaves a half-written output, and an existing output stays as it was until the
+new one is complete. ``lock_output`` keeps two runs from writing the same file.
+
+Choices made here, beyond SPEC §4:
+
+* ``.xlsx`` is written with xlsxwriter in ``constant_memory`` mode (each sheet
+  streams its rows to a scratch file). Scratch files live in a hidden directory
+  next to the output (``.<name>.migo-tmp.d``), not in the system temp dir, which
+  is often a RAM-backed tmpfs; a rerun after ``kill -9`` clears a stale one.
+* Excel holds at most 1,048,576 rows per sheet (``XLSX_MAX_ROWS``, header
+  included). A sheet that fills up continues on a new sheet with the same header,
+  named ``validos (2)``, ``validos (3)``, ...; continuation sheets come after the
+  sheets that already exist (xlsxwriter cannot reorder sheets), ``resumen`` is
+  always last. ZIP64 is allowed, so a sheet past 4 GB of XML does not fail.
+* Rows whose ``estado_consulta`` is unknown go to ``errores`` in the split layout.
+* Data cells are text, except booleans (Excel booleans); the ``resumen`` sheet
+  keeps numbers as numbers so that a person can compute with them.
+* ``.csv`` writes booleans as ``TRUE``/``FALSE``: the spelling Excel itself uses in
+  CSV, read as booleans by English-locale Excel, LibreOffice, pandas and Power
+  Query, and readable as text in a Spanish-locale Excel (``VERDADERO`` would only
+  help the latter and break every script and ERP import).
+* Column headers are neutralised like values: with ``--enriquecer`` they come
+  from the user's input file.
+* The ``summary`` given to ``close()`` only goes into the ``.xlsx`` ``resumen``
+  sheet; JSON and CSV outputs carry result rows only (``--json-resumen`` exists
+  for the rest), and so does ``-`` (stdout carries data only).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import errno
+import io
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any, Final, Literal, Protocol, TextIO
+
+import xlsxwriter
+import xlsxwriter.exceptions
+from filelock import FileLock, Timeout
+
+from migo_cli.exceptions import OutputError, OutputLockedError
+
+__all__ = [
+    "CSV_FALSE",
+    "CSV_TRUE",
+    "OUTPUT_FORMATS",
+    "STDOUT",
+    "XLSX_MAX_ROWS",
+    "Layout",
+    "ResultWriter",
+    "check_output",
+    "lock_output",
+    "lock_path_for",
+    "neutralise",
+    "open_writer",
+    "temp_path_for",
+]
+
+OUTPUT_FORMATS: tuple[str, ...] = (".xlsx", ".csv", ".jsonl", ".json")
+
+#: ``.xlsx`` sheets: ``split`` by estado (the default), ``single`` for --enriquecer.
+Layout = Literal["split", "single"]
+
+#: ``-o -``: JSONL on standard output, no file, no lock.
+STDOUT: Final = "-"
+
+#: Rows per sheet, header included (Excel's limit). Read at run time, so tests
+#: can lower it to exercise continuation sheets.
+XLSX_MAX_ROWS = 1_048_576
+
+CSV_TRUE: Final = "TRUE"
+CSV_FALSE: Final = "FALSE"
+
+_TEMP_SUFFIX: Final = ".migo-tmp"
+_FORMULA_STARTS: Final = "=+@\t\r-"
+_IO_BUFFER: Final = 1 << 16
+_SPLIT_SHEETS: Final = ("validos", "invalidos", "errores")
+_SPLIT_ROUTES: Final[Mapping[str, str]] = {
+    "valido": "validos",
+    "sin_consultar": "validos",
+    "no_existe": "invalidos",
+    "formato_invalido": "invalidos",
+    "error": "errores",
+}
+_SINGLE_SHEET: Final = "resultado"
+_SUMMARY_SHEET: Final = "resumen"
+_SUMMARY_COLUMNS: Final = ("campo", "valor")
+#: Column widths come from the first rows of each sheet: enough to size them
+#: well, and no per-cell cost for the rest of a long run.
+_WIDTH_SAMPLE_ROWS: Final = 1000
+_MIN_WIDTH: Final = 8
+_MAX_WIDTH: Final = 60
+_HEADER_STYLE: Final[Mapping[str, Any]] = {
+    "bold": True,
+    "bg_color": "#DDEBF7",
+    "bottom": 1,
+    "valign": "top",
+}
+
+# One encoder for every row: json.dumps with options builds a new one per call.
+_JSON_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
+class ResultWriter(Protocol):
+    """Where the pipeline puts result rows, one at a time, in final order."""
+
+    path: Path | None
+
+    def write(self, row: Mapping[str, Any]) -> None: ...
+
+    def close(self, summary: Mapping[str, Any]) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+# --- paths ------------------------------------------------------------------
+
+
+def temp_path_for(path: Path) -> Path:
+    """The hidden temporary file for ``path``, in the same directory.
+
+    Deterministic, so a rerun after ``kill -9`` overwrites the stale one, and on
+    the same filesystem, so the final rename is atomic.
+    """
+    return path.with_name(f".{path.name}{_TEMP_SUFFIX}")
+
+
+def lock_path_for(path: Path) -> Path:
+    """The hidden lock file that guards ``path``."""
+    return path.with_name(f".{path.name}.lock")
+
+
+def _scratch_dir_for(path: Path) -> Path:
+    return path.with_name(f".{path.name}{_TEMP_SUFFIX}.d")
+
+
+def _is_stdout(destination: str | Path) -> bool:
+    return isinstance(destination, str) and destination == STDOUT
+
+
+def _resolve(destination: str | Path) -> Path:
+    """The absolute output path, with its extension checked."""
+    path = Path(destination)
+    if path.suffix.lower() not in OUTPUT_FORMATS:
+        supported = ", ".join(OUTPUT_FORMATS[:-1]) + f" o {OUTPUT_FORMATS[-1]}"
+        raise OutputError(
+            f"formato de salida no soportado: {str(destination)!r} "
+            f"(use {supported}, o - para JSONL por la salida estándar)",
+            path=str(destination),
+        )
+    return path.resolve()
+
+
+def _check_parent(path: Path) -> None:
+    parent = path.parent
+    if not parent.exists():
+        raise OutputError(f"no existe la carpeta de salida: {parent}", path=str(path))
+    if not parent.is_dir():
+        raise OutputError(f"la ruta de salida no está en una carpeta: {parent}", path=str(path))
+
+
+_OS_REASONS: Final[Mapping[int, str]] = {
+    errno.EACCES: "permiso denegado",
+    errno.EPERM: "permiso denegado",
+    errno.ENOSPC: "no queda espacio en el disco",
+    errno.EROFS: "el sistema de archivos es de solo lectura",
+    errno.ENOENT: "la ruta no existe",
+    errno.ENOTDIR: "una parte de la ruta no es una carpeta",
+    errno.EISDIR: "es una carpeta",
+    errno.ENAMETOOLONG: "el nombre es demasiado largo",
+    getattr(errno, "EDQUOT", errno.ENOSPC): "se agotó la cuota de disco",
+}
+
+
+def _os_reason(exc: OSError) -> str:
+    """The OS error in Spanish, for a one-line message."""
+    if isinstance(exc, PermissionError):
+        return "permiso denegado"
+    reason = _OS_REASONS.get(exc.errno) if exc.errno is not None else None
+    return reason or exc.strerror or type(exc).__name__
+
+
+def check_output(destination: str | Path) -> Path:
+    """Prove, before any paid call, that the output can be written.
+
+    Creates and removes the temporary file next to the output; an existing
+    output is never opened. Returns the resolved path (``Path("-")`` for stdout).
+    """
+    if _is_stdout(destination):
+        return Path(STDOUT)
+    path = _resolve(destination)
+    _check_parent(path)
+    if path.is_dir():
+        raise OutputError(f"la salida es una carpeta, no un archivo: {path}", path=str(path))
+    if path.exists() and not path.is_file():
+        # Replacing /dev/null or a FIFO by a regular file would be a surprise.
+        raise OutputError(f"la salida no es un archivo común: {path}", path=str(path))
+    temp = temp_path_for(path)
+    try:
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            # A stale temp file, or one that a running migo is writing: leave it
+            # alone and probe the directory under a name nobody else uses.
+            fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=path.parent)
+            os.close(fd)
+            os.unlink(probe)
+        else:
+            os.close(fd)
+            os.unlink(temp)
+    except OSError as exc:
+        raise OutputError(
+            f"no se puede escribir la salida {path}: {_os_reason(exc)}", path=str(path)
+        ) from None
+    return path
+
+
+# --- lock -------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def lock_output(destination: str | Path) -> Iterator[None]:
+    """Hold the output's lock for a whole run; a second run gets OutputLockedError.
+
+    ``filelock.FileLock`` is an ``flock`` on POSIX (``LockFileEx`` on Windows): the
+    kernel drops it when the holder dies, so ``kill -9`` never blocks a rerun.
+    filelock 4.x never unlinks the lock file on POSIX; we unlink it ourselves,
+    *while still holding the lock* and only if the path still names the file we
+    locked. That is race-free because filelock 4.x checks after ``flock`` that the
+    file it locked is still linked, and gives up when it is not: a contender that
+    opened the old file can never hold it alongside one that created the new one.
+    (Unlinking *after* unlocking is the classic race, so we never do that.)
+    """
+    if _is_stdout(destination):
+        yield
+        return
+    path = _resolve(destination)
+    _check_parent(path)  # filelock would create missing directories
+    lock_path = lock_path_for(path)
+    locked: list[os.stat_result] = []
+    lock = FileLock(
+        lock_path,
+        timeout=0,
+        thread_local=False,  # an asyncio run may release from another thread
+        # A native descriptor only: no soft (pid-file) fallback, which kill -9
+        # would leave behind.
+        on_acquired=lambda fd: locked.append(os.fstat(fd)),
+    )
+    try:
+        lock.acquire()
+    except Timeout:
+        raise OutputLockedError(
+            f"otra ejecución de migo está escribiendo {path}; "
+            "espere a que termine o elija otra salida con -o",
+            path=str(path),
+        ) from None
+    except OSError as exc:
+        raise OutputError(
+            f"no se puede bloquear la salida {path} ({lock_path.name}): {_os_reason(exc)}",
+            path=str(path),
+        ) from None
+    try:
+        yield
+    finally:
+        try:
+            if locked and sys.platform != "win32":  # Windows: filelock unlinks it itself
+                with contextlib.suppress(OSError):
+                    if os.path.samestat(os.stat(lock_path), locked[-1]):
+                        os.unlink(lock_path)
+        finally:
+            lock.release()
+
+
+# --- cell values --------------------------------------------------------------
+
+
+def neutralise(text: str) -> str:
+    """Keep a spreadsheet from running ``text`` as a formula (SPEC §4).
+
+    APIMIGO's ``-`` placeholder is left as it is.
+    """
+    if text and text[0] in _FORMULA_STARTS and text != "-":
+        return "'" + text
+    return text
+
+
+def _as_text(value: Any) -> str:
+    """A non-bool value as cell text: JSON for containers, ``""`` for None."""
+    if type(value) is str:
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, (Mapping, list, tuple)):
+        return _JSON_ENCODER.encode(value if not isinstance(value, Mapping) else dict(value))
+    return str(value)
+
+
+# --- atomic files -------------------------------------------------------------
+
+
+class _AtomicFile:
+    """A temporary file next to ``path`` that becomes ``path`` only on commit."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.temp = temp_path_for(path)
+
+    def create(self) -> int:
+        """Create the temp file afresh (a stale one from a killed run is dropped)."""
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.temp)
+            return os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except OSError as exc:
+            raise self.error("no se puede crear", exc) from None
+
+    def commit(self, *, synced: bool = False) -> None:
+        """fsync the temp file (unless ``synced``), rename it onto ``path``, fsync the directory."""
+        try:
+            if not synced:
+                fd = os.open(self.temp, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            os.replace(self.temp, self.path)
+        except OSError as exc:
+            self.discard()
+            hint = " (¿está abierto en otro programa?)" if isinstance(exc, PermissionError) else ""
+            raise self.error("no se pudo completar", exc, hint) from None
+        _fsync_directory(self.path.parent)
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(self.temp)
+
+    def error(self, doing: str, exc: OSError, hint: str = "") -> OutputError:
+        return OutputError(
+            f"{doing} la salida {self.path}: {_os_reason(exc)}{hint}", path=str(self.path)
+        )
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable (POSIX; a no-op where directories cannot be opened)."""
+    if sys.platform == "win32":
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class _TextFileWriter:
+    """Shared plumbing of the text formats: a buffered file on the temp path."""
+
+    encoding = "utf-8"
+
+    def __init__(self, path: Path) -> None:
+        self.path: Path | None = path
+        self._target = _AtomicFile(path)
+        fd = self._target.create()
+        # errors="replace": a lone surrogate in some upstream text must not sink the run.
+        self._file: IO[str] = os.fdopen(
+            fd, "w", encoding=self.encoding, errors="replace", newline="", buffering=_IO_BUFFER
+        )
+        self._done = False
+
+    def _finish(self) -> None:
+        """Write what goes after the last row."""
+
+    def close(self, summary: Mapping[str, Any]) -> None:
+        if self._done:
+            return
+        try:
+            self._finish()
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+        except OSError as exc:
+            self.abort()
+            raise self._target.error("no se pudo escribir", exc) from None
+        self._done = True
+        self._target.commit(synced=True)
+
+    def abort(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        with contextlib.suppress(OSError):
+            self._file.close()
+        self._target.discard()
+
+    def _fail(self, exc: OSError) -> OutputError:
+        return self._target.error("no se pudo escribir", exc)
+
+
+class _JsonlWriter(_TextFileWriter):
+    """One JSON object a line: the hot path, one encode and one buffered write a row."""
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        try:
+            self._file.write(_JSON_ENCODER.encode(row if type(row) is dict else dict(row)) + "\n")
+        except OSError as exc:
+            raise self._fail(exc) from None
+
+
+class _JsonArrayWriter(_TextFileWriter):
+    """One JSON array, streamed: ``[``, rows separated by ``,\\n``, ``]``."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self._separator = "\n"
+        self._file.write("[")
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        try:
+            self._file.write(
+                self._separator + _JSON_ENCODER.encode(row if type(row) is dict else dict(row))
+            )
+        except OSError as exc:
+            raise self._fail(exc) from None
+        self._separator = ",\n"
+
+    def _finish(self) -> None:
+        self._file.write("\n]\n" if self._separator == ",\n" else "]\n")
+
+
+class _CsvWriter(_TextFileWriter):
+    """One table, UTF-8 with BOM (so Excel detects the encoding), ``,`` delimiter."""
+
+    encoding = "utf-8-sig"
+
+    def __init__(self, path: Path, columns: Sequence[str]) -> None:
+        super().__init__(path)
+        self._columns = tuple(columns)
+        self._csv = csv.writer(self._file, dialect="excel")
+        try:
+            self._csv.writerow([neutralise(name) for name in self._columns])
+        except OSError as exc:
+            self.abort()
+            raise self._fail(exc) from None
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        cells: list[str] = []
+        append = cells.append
+        get = row.get
+        for name in self._columns:
+            value = get(name)
+            if type(value) is str:
+                if value and value[0] in _FORMULA_STARTS and value != "-":
+                    value = "'" + value
+                append(value)
+            elif value is True:
+                append(CSV_TRUE)
+            elif value is False:
+                append(CSV_FALSE)
+            else:
+                append(neutralise(_as_text(value)))
+        try:
+            self._csv.writerow(cells)
+        except OSError as exc:
+            raise self._fail(exc) from None
+
+
+class _StdoutWriter:
+    """``-o -``: JSONL straight to a stream; nothing to rename, nothing to drop.
+
+    JSON Lines is UTF-8 by definition, so ``sys.stdout`` is switched to UTF-8 when
+    the locale says otherwise (Windows with output redirected to a file: cp1252).
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.path: Path | None = None
+        self._stream = stream
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        try:
+            self._stream.write(_JSON_ENCODER.encode(row if type(row) is dict else dict(row)) + "\n")
+        except OSError as exc:
+            raise _stdout_error(exc) from None
+
+    def close(self, summary: Mapping[str, Any]) -> None:
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            raise _stdout_error(exc) from None
+
+    def abort(self) -> None:
+        # What was written is already out; make sure it is not stuck in a buffer.
+        with contextlib.suppress(OSError, ValueError):
+            self._stream.flush()
+
+
+def _stdout_error(exc: OSError) -> OutputError:
+    if isinstance(exc, BrokenPipeError):
+        return OutputError("la salida estándar se cerró antes de terminar", path=STDOUT)
+    return OutputError(f"no se pudo escribir en la salida estándar: {_os_reason(exc)}", path=STDOUT)
+
+
+# --- xlsx -------------------------------------------------------------------
+
+
+class _SheetSeries:
+    """One logical sheet (``validos``...), continued on ``validos (2)``... when full."""
+
+    def __init__(self, book: Any, name: str, columns: Sequence[str], header_format: Any) -> None:
+        self._book = book
+        self._name = name
+        self._columns = tuple(columns)
+        self._indexed = tuple(enumerate(self._columns))
+        self._header_format = header_format
+        self._sheets: list[tuple[Any, int]] = []  # (worksheet, rows including header)
+        self._sheet: Any = None
+        self._row = 0
+        self._sampled = 0
+        self._widths = [len(name) + 3 for name in self._columns]  # room for the filter button
+        self._start_sheet()
+
+    def _start_sheet(self) -> None:
+        if self._sheet is not None:
+            self._sheets.append((self._sheet, self._row))
+        part = len(self._sheets) + 1
+        title = self._name if part == 1 else f"{self._name} ({part})"
+        sheet = self._book.add_worksheet(title)
+        for col, name in self._indexed:
+            sheet.write_string(0, col, neutralise(name), self._header_format)
+        sheet.freeze_panes(1, 0)
+        self._sheet = sheet
+        self._row = 1
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        if self._row >= XLSX_MAX_ROWS:
+            self._start_sheet()
+        sheet, r, get = self._sheet, self._row, row.get
+        write_string = sheet.write_string
+        measure = self._sampled < _WIDTH_SAMPLE_ROWS
+        for col, name in self._indexed:
+            value = get(name)
+            if value is None or value == "":
+                continue
+            if value is True or value is False:
+                sheet.write_boolean(r, col, value)
+                continue
+            text = value if type(value) is str else _as_text(value)
+            if not text:
+                continue
+            if text[0] in _FORMULA_STARTS and text != "-":
+                text = "'" + text
+            write_string(r, col, text)
+            if measure and len(text) > self._widths[col]:
+                self._widths[col] = len(text)
+        self._row = r + 1
+        self._sampled += 1
+
+    def finish(self) -> None:
+        """Filters and widths: known only once every row is in."""
+        sheets = [*self._sheets, (self._sheet, self._row)]
+        last_col = len(self._columns) - 1
+        for sheet, rows in sheets:
+            sheet.autofilter(0, 0, rows - 1, last_col)
+            for col, width in enumerate(self._widths):
+                sheet.set_column(col, col, min(max(width + 2, _MIN_WIDTH), _MAX_WIDTH))
+
+
+class _XlsxWriter:
+    """Sheets per SPEC §4, each streamed (xlsxwriter ``constant_memory``)."""
+
+    # Measured on 100,000 OUTPUT_COLUMNS rows: xlsxwriter (constant_memory) 9.1 s,
+    # openpyxl (write_only) 14.0 s for an equivalent file, so xlsxwriter it is.
+
+    def __init__(self, path: Path, columns: Sequence[str], layout: Layout):
+        self.path: Path | None = path
+        self._target = _AtomicFile(path)
+        os.close(self._target.create())  # fail now, not after the run
+        self._scratch = _scratch_dir_for(path)
+        self._done = False
+        self._book: Any = xlsxwriter.Workbook(
+            str(self._target.temp),
+            {"constant_memory": True, "tmpdir": str(self._scratch), "use_zip64": True},
+        )
+        self._header_format = self._book.add_format(dict(_HEADER_STYLE))
+        self._series: dict[str, _SheetSeries] = {}
+        self._route: Callable[[Mapping[str, Any]], _SheetSeries]
+        try:
+            shutil.rmtree(self._scratch, ignore_errors=True)  # a stale one from kill -9
+            self._scratch.mkdir()
+            if layout == "single":
+                only = self._add_series(_SINGLE_SHEET, columns)
+                self._route = lambda _row: only
+            else:
+                for name in _SPLIT_SHEETS:
+                    self._add_series(name, columns)
+                by_status: dict[object, _SheetSeries] = {
+                    status: self._series[name] for status, name in _SPLIT_ROUTES.items()
+                }
+                fallback = self._series["errores"]
+                self._route = lambda row: by_status.get(row.get("estado_consulta"), fallback)
+        except OSError as exc:
+            self.abort()
+            raise self._target.error("no se puede preparar", exc) from None
+
+    def _add_series(self, name: str, columns: Sequence[str]) -> _SheetSeries:
+        series = _SheetSeries(self._book, name, columns, self._header_format)
+        self._series[name] = series
+        return series
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        try:
+            self._route(row).write(row)
+        except OSError as exc:
+            raise self._target.error("no se pudo escribir", exc) from None
+
+    def close(self, summary: Mapping[str, Any]) -> None:
+        if self._done:
+            return
+        try:
+            for series in self._series.values():
+                series.finish()
+            self._write_summary(summary)
+            self._book.close()
+        except (OSError, xlsxwriter.exceptions.XlsxWriterException) as exc:
+            self.abort()
+            cause = exc if isinstance(exc, OSError) else OSError(str(exc))
+            raise self._target.error("no se pudo escribir", cause) from None
+        self._done = True
+        shutil.rmtree(self._scratch, ignore_errors=True)
+        self._target.commit()
+
+    def _write_summary(self, summary: Mapping[str, Any]) -> None:
+        sheet = self._book.add_worksheet(_SUMMARY_SHEET)
+        for col, name in enumerate(_SUMMARY_COLUMNS):
+            sheet.write_string(0, col, name, self._header_format)
+        widths = [len(name) + 3 for name in _SUMMARY_COLUMNS]
+        row = 0
+        for row, (key, value) in enumerate(summary.items(), start=1):
+            field = neutralise(str(key))
+            sheet.write_string(row, 0, field)
+            widths[0] = max(widths[0], len(field))
+            if value is True or value is False:
+                sheet.write_boolean(row, 1, value)
+            elif isinstance(value, (int, float)) and math.isfinite(value):
+                sheet.write_number(row, 1, value)
+            elif value is not None:
+                text = neutralise(_as_text(value))
+                sheet.write_string(row, 1, text)
+                widths[1] = max(widths[1], len(text))
+        sheet.freeze_panes(1, 0)
+        sheet.autofilter(0, 0, row, 1)
+        for col, width in enumerate(widths):
+            sheet.set_column(col, col, min(max(width + 2, _MIN_WIDTH), _MAX_WIDTH))
+
+    def abort(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        # The workbook is never closed: close its per-sheet scratch files by hand
+        # (what Workbook.close() does) so that the directory can go.
+        for sheet in self._book.worksheets():
+            with contextlib.suppress(Exception):
+                sheet._opt_close()
+        shutil.rmtree(self._scratch, ignore_errors=True)
+        self._target.discard()
+
+
+# --- entry point --------------------------------------------------------------
+
+
+def open_writer(
+    destination: str | Path,
+    *,
+    columns: Sequence[str],
+    layout: Layout = "split",
+    stdout: TextIO | None = None,
+) -> ResultWriter:
+    """A writer for ``destination``, chosen by its extension (``-``: JSONL to stdout).
+
+    ``columns`` orders the ``.xlsx``/``.csv`` tables; JSON formats write every key
+    of each row. Take ``lock_output`` first: this replaces a stale temp file.
+    """
+    if layout not in ("split", "single"):
+        raise ValueError(f"unknown layout: {layout!r}")
+    if _is_stdout(destination):
+        if stdout is None:
+            stdout = sys.stdout
+            encoding = (getattr(stdout, "encoding", None) or "").lower().replace("-", "")
+            if encoding != "utf8" and isinstance(stdout, io.TextIOWrapper):
+                with contextlib.suppress(ValueError, OSError):
+                    stdout.reconfigure(encoding="utf-8")
+        return _StdoutWriter(stdout)
+    path = check_output(destination)
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        return _JsonlWriter(path)
+    if suffix == ".json":
+        return _JsonArrayWriter(path)
+    if suffix == ".csv":
+        return _CsvWriter(path, columns)
+    return _XlsxWriter(path, columns, layout)

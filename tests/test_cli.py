@@ -1,0 +1,198 @@
+"""``migo consultar``, ``migo cache`` and ``migo simulador``: exit codes, messages, no leaks."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from migo_cli.cli import app
+from migo_cli.simulator import RUC_ACTIVO_HABIDO, RUC_NO_EXISTE, SimulatorThread
+from tests.conftest import TOKEN
+
+runner = CliRunner()
+
+
+def migo(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def against(sim: SimulatorThread, *args: str, token: str = TOKEN) -> tuple[int, str, str]:
+    return migo(*args, "--base-url", sim.base_url, "--token", token)
+
+
+def test_consultar_simulado_json_prints_the_record(env: Path) -> None:
+    code, out, err = migo("consultar", RUC_ACTIVO_HABIDO, "--simulado", "--json")
+    assert code == 0
+    record = json.loads(out)
+    assert record["ruc"] == RUC_ACTIVO_HABIDO
+    assert record["estado_consulta"] == "valido"
+    assert record["apto_facturacion"] is True
+    assert record["simulado"] is True
+    assert "SIMULADOS" in err
+
+
+def test_consultar_table_marks_simulated_data(env: Path) -> None:
+    code, out, _ = migo("consultar", RUC_ACTIVO_HABIDO, "--simulado")
+    assert code == 0
+    assert RUC_ACTIVO_HABIDO in out
+    assert "SIMULADOS" in out
+
+
+def test_not_found_exits_1(env: Path, sim: SimulatorThread) -> None:
+    code, out, _ = against(sim, "consultar", RUC_NO_EXISTE, "--json")
+    assert code == 1
+    assert json.loads(out)["estado_consulta"] == "no_existe"
+
+
+def test_several_rucs_give_a_json_array_and_exit_1_unless_all_valid(
+    env: Path, sim: SimulatorThread
+) -> None:
+    code, out, _ = against(sim, "consultar", RUC_ACTIVO_HABIDO, RUC_NO_EXISTE, "--json")
+    assert code == 1
+    assert [r["estado_consulta"] for r in json.loads(out)] == ["valido", "no_existe"]
+
+
+def test_bad_check_digit_is_reported_without_any_request(env: Path, sim: SimulatorThread) -> None:
+    code, out, _ = against(sim, "consultar", "20100038147", "--json")
+    assert code == 1
+    assert "dígito verificador" in json.loads(out)["motivo"]
+    assert sim.stats.requests_total == 0
+
+
+def test_bad_check_digit_needs_no_token(env: Path) -> None:
+    code, out, err = migo("consultar", "20100038147")
+    assert code == 1
+    assert "dígito" in out
+    assert "token" not in err
+
+
+def test_wrong_token_exits_3_after_one_call(env: Path, sim: SimulatorThread) -> None:
+    code, _, err = against(sim, "consultar", RUC_ACTIVO_HABIDO, "20131312955", token="malo")
+    assert code == 3
+    assert "rechazó el token" in err
+    assert sim.stats.requests_total == 1
+
+
+def test_missing_token_is_a_one_line_usage_error(env: Path) -> None:
+    code, out, err = migo("consultar", RUC_ACTIVO_HABIDO)
+    assert code == 2
+    assert out == ""
+    assert "MIGO_TOKEN" in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) <= 2  # Rich may fold the one line
+
+
+def test_token_from_environment(
+    env: Path, sim: SimulatorThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MIGO_TOKEN", TOKEN)
+    code, _, _ = migo("consultar", RUC_ACTIVO_HABIDO, "--base-url", sim.base_url)
+    assert code == 0
+
+
+def test_plain_http_to_another_host_is_refused(env: Path) -> None:
+    code, _, err = migo(
+        "consultar", RUC_ACTIVO_HABIDO, "--token", TOKEN, "--base-url", "http://api.migo.pe"
+    )
+    assert code == 2
+    assert "https" in err
+
+
+def test_token_never_printed(env: Path, sim: SimulatorThread) -> None:
+    for token in (TOKEN, "otro-token-secreto"):
+        result = runner.invoke(
+            app,
+            ["consultar", RUC_ACTIVO_HABIDO, "-v", "--base-url", sim.base_url, "--token", token],
+        )
+        assert token not in result.stdout
+        assert token not in result.stderr
+
+
+def test_hang_past_the_timeout_is_an_error_in_bounded_time(env: Path, sim: SimulatorThread) -> None:
+    sim.config.hang = {RUC_ACTIVO_HABIDO}
+    sim.config.hang_seconds = 30
+    started = time.monotonic()
+    code, out, _ = against(
+        sim, "consultar", RUC_ACTIVO_HABIDO, "--json", "--timeout", "0.3", "--reintentos", "1"
+    )
+    assert code == 1
+    record = json.loads(out)
+    assert record["estado_consulta"] == "error"
+    assert "sin respuesta" in record["motivo"]
+    assert sim.stats.by_ruc[RUC_ACTIVO_HABIDO] == 2
+    assert time.monotonic() - started < 10
+
+
+def test_cache_answers_the_second_lookup_and_can_be_cleared(
+    env: Path, sim: SimulatorThread
+) -> None:
+    assert against(sim, "consultar", RUC_ACTIVO_HABIDO)[0] == 0
+    code, out, _ = against(sim, "consultar", RUC_ACTIVO_HABIDO, "--json")
+    assert (code, json.loads(out)["origen"]) == (0, "cache")
+    assert sim.stats.lookup_requests == 1
+
+    code, out, _ = migo("cache", "info")
+    assert code == 0
+    assert "Entradas:  1" in out
+    assert str(env / "cache") in out
+
+    assert against(sim, "consultar", RUC_ACTIVO_HABIDO, "--sin-cache")[0] == 0
+    assert against(sim, "consultar", RUC_ACTIVO_HABIDO, "--refrescar")[0] == 0
+    assert sim.stats.lookup_requests == 3
+
+    code, out, _ = migo("cache", "limpiar", "--ruc", RUC_ACTIVO_HABIDO)
+    assert (code, out.strip()) == (0, "Entradas borradas: 1")
+    assert against(sim, "consultar", RUC_ACTIVO_HABIDO)[0] == 0
+    assert sim.stats.lookup_requests == 4
+    assert migo("cache", "limpiar")[1].strip() == "Entradas borradas: 1"
+
+
+def test_cache_dir_option(env: Path) -> None:
+    code, out, _ = migo("cache", "info", "--cache-dir", str(env / "otra"))
+    assert code == 0
+    assert str(env / "otra") in out
+
+
+def test_bad_option_value_is_a_usage_error(env: Path) -> None:
+    code, _, err = migo("consultar", RUC_ACTIVO_HABIDO, "--simulado", "--timeout", "0")
+    assert code == 2
+    assert "--timeout" in err
+
+
+def test_version() -> None:
+    code, out, _ = migo("--version")
+    assert code == 0
+    assert out.startswith("migo ")
+
+
+def test_simulador_serves_until_interrupted(env: Path) -> None:
+    with subprocess.Popen(
+        [sys.executable, "-m", "migo_cli", "simulador", "--puerto", "0"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    ) as process:
+        try:
+            assert process.stderr is not None
+            base_url = process.stderr.readline().split(" en ")[1].split()[0]
+            request = urllib.request.Request(
+                f"{base_url}/api/v1/ruc",
+                data=json.dumps({"ruc": RUC_ACTIVO_HABIDO, "token": "x"}).encode(),
+                headers={"Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(request, timeout=5) as response:
+                assert json.load(response)["success"] is True
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=10) == 130
+        finally:
+            process.kill()

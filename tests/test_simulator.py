@@ -1,0 +1,616 @@
+"""The simulator is what every integration and fault test trusts, so it is tested as a server.
+
+Each test talks HTTP to a real simulator on 127.0.0.1 with aiohttp; nothing here
+reaches the internet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import pytest
+from stdnum.pe import ruc as stdnum_ruc
+
+from migo_cli.config import COLLECTION_MAX
+from migo_cli.models import UPSTREAM_FIELDS
+from migo_cli.simulator import (
+    DNI_EXISTE,
+    DNI_NO_EXISTE,
+    RUC_ACENTOS,
+    RUC_ACTIVO_HABIDO,
+    RUC_BAJA_DE_OFICIO,
+    RUC_DATOS_INCOMPLETOS,
+    RUC_DIGITO_INVALIDO,
+    RUC_FORMULA,
+    RUC_NO_EXISTE,
+    RUC_NO_HABIDO,
+    RUC_PERSONA_NATURAL,
+    RUC_SUSPENSION_TEMPORAL,
+    SPECIAL_RUCS,
+    Simulator,
+    SimulatorConfig,
+    SimulatorThread,
+    exchange_rate,
+    ruc_answer,
+)
+
+RUC = "/api/v1/ruc"
+COLLECTION = "/api/v1/ruc/collection"
+DNI = "/api/v1/dni"
+REPRESENTATIVES = "/api/v1/ruc/representantes-legales"
+EXCHANGE_LATEST = "/api/v1/exchange/latest"
+EXCHANGE_DATE = "/api/v1/exchange/date"
+EXCHANGE_RANGE = "/api/v1/exchange"
+ACCOUNT = "/api/v1/account"
+
+
+def valid_rucs(count: int, prefix: str = "20") -> list[str]:
+    """Well-formed RUCs that are not special: a spread of hash-derived data."""
+    bases = (f"{prefix}{n * 7919 % 10**8:08d}" for n in range(1, count + 1))
+    return [base + stdnum_ruc.calc_check_digit(base) for base in bases]
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Simulator]:
+    async with Simulator(SimulatorConfig()) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def call(
+    http: aiohttp.ClientSession,
+    sim: Simulator,
+    path: str,
+    token: str | None = "token-de-prueba",
+    **body: Any,
+) -> tuple[int, Any]:
+    """POST as migo does (token in the body); the status and the decoded JSON."""
+    payload = body if token is None else {"token": token, **body}
+    async with http.post(sim.base_url + path, json=payload) as resp:
+        return resp.status, await resp.json(content_type=None)
+
+
+# -- answers -------------------------------------------------------------------
+
+
+async def test_ruc_success_has_every_documented_field(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
+    status, body = await call(http, sim, RUC, ruc=RUC_ACTIVO_HABIDO)
+    assert status == 200
+    assert list(body) == ["success", "ruc", *UPSTREAM_FIELDS]
+    assert body["success"] is True
+    assert body["ruc"] == RUC_ACTIVO_HABIDO
+    assert body["estado_del_contribuyente"] == "ACTIVO"
+    assert body["condicion_de_domicilio"] == "HABIDO"
+    assert body == ruc_answer(RUC_ACTIVO_HABIDO)
+
+
+async def test_generated_data_looks_like_sunat_and_is_clearly_fake(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
+    sim.config.not_found_share = 0.0
+    states, conditions, placeholders = set(), set(), 0
+    for ruc in valid_rucs(60):
+        status, body = await call(http, sim, RUC, ruc=ruc)
+        assert status == 200
+        assert body["nombre_o_razon_social"].startswith("EMPRESA SIMULADA ")
+        assert len(body["ubigeo"]) == 6
+        assert body["direccion"].endswith(f"{body['provincia']} - {body['distrito']}")
+        states.add(body["estado_del_contribuyente"])
+        conditions.add(body["condicion_de_domicilio"])
+        placeholders += sum(value == "-" for value in body.values())
+    assert "ACTIVO" in states
+    assert len(states) > 1
+    assert conditions == {"HABIDO", "NO HABIDO"}
+    assert placeholders > 0
+    person = (await call(http, sim, RUC, ruc=valid_rucs(1, prefix="10")[0]))[1]
+    assert person["nombre_o_razon_social"].startswith("PERSONA SIMULADA ")
+
+
+async def test_same_ruc_same_data_in_two_simulators(http: aiohttp.ClientSession) -> None:
+    rucs = valid_rucs(20)
+    answers: list[list[tuple[int, Any]]] = []
+    for _ in range(2):
+        async with Simulator(SimulatorConfig(seed=len(answers))) as simulator:
+            answers.append([await call(http, simulator, RUC, ruc=ruc) for ruc in rucs])
+    assert answers[0] == answers[1]
+    assert [body for _, body in answers[0]] == [
+        ruc_answer(ruc) or {"success": False, "ruc": ruc, "message": "No se encontró el RUC"}
+        for ruc in rucs
+    ]
+
+
+def test_not_found_share_is_about_what_was_asked() -> None:
+    rucs = valid_rucs(1000)
+    missing = sum(ruc_answer(ruc) is None for ruc in rucs)
+    assert 60 <= missing <= 140  # default 10%
+    assert all(ruc_answer(ruc, not_found_share=0.0) for ruc in rucs)
+    assert not any(ruc_answer(ruc, not_found_share=1.0) for ruc in rucs)
+
+
+def test_special_rucs_have_valid_check_digits_except_the_one_that_must_not() -> None:
+    for ruc in SPECIAL_RUCS:
+        assert stdnum_ruc.is_valid(ruc) is (ruc != RUC_DIGITO_INVALIDO)
+
+
+@pytest.mark.parametrize(
+    ("ruc", "state", "condition"),
+    [
+        (RUC_ACTIVO_HABIDO, "ACTIVO", "HABIDO"),
+        (RUC_BAJA_DE_OFICIO, "BAJA DE OFICIO", "HABIDO"),
+        (RUC_NO_HABIDO, "ACTIVO", "NO HABIDO"),
+        (RUC_SUSPENSION_TEMPORAL, "SUSPENSION TEMPORAL", "HABIDO"),
+        (RUC_FORMULA, "ACTIVO", "HABIDO"),
+        (RUC_ACENTOS, "ACTIVO", "HABIDO"),
+        (RUC_DATOS_INCOMPLETOS, "ACTIVO", "HABIDO"),
+        (RUC_PERSONA_NATURAL, "ACTIVO", "HABIDO"),
+    ],
+)
+async def test_special_rucs_are_found_whatever_the_not_found_share(
+    sim: Simulator, http: aiohttp.ClientSession, ruc: str, state: str, condition: str
+) -> None:
+    sim.config.not_found_share = 1.0
+    status, body = await call(http, sim, RUC, ruc=ruc)
+    assert status == 200
+    assert body["estado_del_contribuyente"] == state
+    assert body["condicion_de_domicilio"] == condition
+
+
+@pytest.mark.parametrize("ruc", [RUC_NO_EXISTE, RUC_DIGITO_INVALIDO, "123", "20100038146X"])
+async def test_unknown_and_malformed_rucs_are_not_found(
+    sim: Simulator, http: aiohttp.ClientSession, ruc: str
+) -> None:
+    sim.config.not_found_share = 0.0
+    assert await call(http, sim, RUC, ruc=ruc) == (
+        404,
+        {"success": False, "ruc": ruc, "message": "No se encontró el RUC"},
+    )
+
+
+async def test_special_names_for_spreadsheet_and_encoding_tests(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
+    formula = (await call(http, sim, RUC, ruc=RUC_FORMULA))[1]
+    assert formula["nombre_o_razon_social"] == '=HYPERLINK("http://x","y")'
+    accents = (await call(http, sim, RUC, ruc=RUC_ACENTOS))[1]
+    assert "Ñ" in accents["nombre_o_razon_social"]
+    assert "Í" in accents["nombre_o_razon_social"]
+    assert accents["distrito"] == "BREÑA"
+    incomplete = (await call(http, sim, RUC, ruc=RUC_DATOS_INCOMPLETOS))[1]
+    assert incomplete["direccion"] is None
+    assert "actualizado_en" not in incomplete
+    assert "actividad_economica" in incomplete
+
+
+async def test_not_found_can_be_200_with_success_false(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
+    sim.config.not_found_status = 200
+    status, body = await call(http, sim, RUC, ruc=RUC_NO_EXISTE)
+    assert (status, body["success"]) == (200, False)
+
+
+async def test_collection_answers_a_list_with_success_per_ruc(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
+    rucs = [RUC_ACTIVO_HABIDO, RUC_NO_EXISTE, RUC_ACENTOS]
+    status, body = await call(http, sim, COLLECTION, ruc=rucs)
+    assert status == 200
+    assert [item["ruc"] for item in body] == rucs
+    assert [item["success"] for item in body] == [True, False, True]
+    assert body[0] == ruc_answer(RUC_ACTIVO_HABIDO)
+
+    sim.config.collection_envelope = True
+    status, body = await call(http, sim, COLLECTION, ruc=rucs)
+    assert (status, body["success"], len(body["data"])) == (200, True, 3)
+
+
+async def test_collection_over_the_limit_is_refused(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
+    status, body = await call(http, sim, COLLECTION, ruc=valid_rucs(COLLECTION_MAX + 1))
+    assert status == 422
+    assert body["success"] is False
+    status, _ = await call(http, sim, COLLECTION, ruc=valid_rucs(COLLECTION_MAX))
+    assert status == 200
+
+
+async def test_dni(sim: Simulator, http: aiohttp.ClientSession) -> None:
+    status, body = await call(http, sim, DNI, dni=DNI_EXISTE)
+    assert status == 200
+    assert body["dni"] == DNI_EXISTE
+    assert body["nombre"].endswith("SIMULADO")
+    assert body == (await call(http, sim, DNI, dni=DNI_EXISTE))[1]
+    assert (await call(http, sim, DNI, dni=DNI_NO_EXISTE))[0] == 404
+    assert (await call(http, sim, DNI, dni="1234"))[0] == 422
+
+
+async def test_legal_representatives(sim: Simulator, http: aiohttp.ClientSession) -> None:
+    status, body = await call(http, sim, REPRESENTATIVES, ruc=RUC_ACTIVO_HABIDO)
+    assert status == 200
+    assert body["success"] is True
+    assert 1 <= len(body["data"]) <= 3
+    for person in body["data"]:
+        assert set(person) == {
+            "tipo_de_documento",
+            "numero_de_documento",
+            "nombre",
+            "cargo",
+            "fecha_desde",
+        }
+        assert len(person["numero_de_documento"]) == 8
+    assert (await call(http, sim, REPRESENTATIVES, ruc=RUC_NO_EXISTE))[0] == 404
+
+
+async def test_exchange_rates(sim: Simulator, http: aiohttp.ClientSession) -> None:
+    status, latest = await call(http, sim, EXCHANGE_LATEST)
+    assert status == 200
+    assert set(latest) == {"success", "fecha", "moneda", "precio_compra", "precio_venta"}
+    assert latest["moneda"] == "USD"
+
+    status, day = await call(http, sim, EXCHANGE_DATE, fecha="2024-02-29")
+    assert status == 200
+    assert day == {"success": True, **exchange_rate(date(2024, 2, 29))}
+    assert 3.70 <= day["precio_compra"] < day["precio_venta"] <= 3.80
+
+    status, span = await call(
+        http, sim, EXCHANGE_RANGE, fecha_inicio="2024-02-27", fecha_fin="2024-03-01"
+    )
+    assert status == 200
+    assert [item["fecha"] for item in span["data"]] == [
+        "2024-02-27",
+        "2024-02-28",
+        "2024-02-29",
+        "2024-03-01",
+    ]
+    assert span["data"][2] == exchange_rate(date(2024, 2, 29))
+
+    future = (date.today() + timedelta(days=10)).isoformat()
+    assert (await call(http, sim, EXCHANGE_DATE, fecha=future))[0] == 404
+    assert (await call(http, sim, EXCHANGE_DATE, fecha="29/02/2024"))[0] == 422
+    assert (
+        await call(http, sim, EXCHANGE_RANGE, fecha_inicio="2024-03-01", fecha_fin="2024-02-01")
+    )[0] == 422
+
+
+async def test_account_shows_remaining_credits(sim: Simulator, http: aiohttp.ClientSession) -> None:
+    status, body = await call(http, sim, ACCOUNT)
+    assert status == 200
+    assert body["consultas_disponibles"] is None  # unlimited
+    sim.config.credits = 5
+    await call(http, sim, RUC, ruc=RUC_ACTIVO_HABIDO)
+    body = (await call(http, sim, ACCOUNT))[1]
+    assert body["consultas_disponibles"] == 4
+    assert body["consultas_realizadas"] == 1
+    assert {"nombre", "email"} <= set(body)
+
+
+async def test_bad_json_body_is_400(sim: Simulator, http: aiohttp.ClientSession) -> None:
+    async with http.post(sim.base_url + RUC, data=b"{not json") as resp:
+        assert resp.status == 400
+        assert (await resp.json())["success"] is False
+
+
+# -- authentication and credits -------------------------------------------------
+
+
+async def test_missing_or_empty_token_is_401(sim: Simulator, http: aiohttp.ClientSession) -> None:
+    assert (await call(http, sim, RUC, token=None, ruc=RUC_ACTIVO_HABIDO))[0] == 401
+    assert (await call(http, sim, RUC, token="  ", ruc=RUC_ACTIVO_HABIDO))[0] == 401
+    assert (await call(http, sim, ACCOUNT, token=""))[0] == 401
+
+
+async def test_wrong_token_is_401_when_one_is_configured(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
+    sim.config.token = "secreto"
+    assert await call(http, sim, RUC, token="otro", ruc=RUC_ACTIVO_HABIDO) == (
+        401,
+        {"success": False, "message": "Token inválido"},
+    )
+    assert (await call(http, sim, RUC, token="secreto", ruc=RUC_ACTIVO_HABIDO))[0] == 200
+
+
+async def test_credits_run_out_with_402(sim: Simulator, http: aiohttp.ClientSession) -> None:
+    sim.config.credits = 3
+    for _ in range(2):
+        assert (await call(http, sim, RUC, ruc=RUC_ACTIVO_HABIDO))[0] == 200
+    # A collection needing more than what is left spends nothing.
+    status, body = await call(http, sim, COLLECTION, ruc=[RUC_ACTIVO_HABIDO, RUC_ACENTOS])
+    assert (status, body["message"]) == (402, "No tiene consultas disponibles")
+    assert (await call(http, sim, RUC, ruc=RUC_NO_EXISTE))[0] == 404  # not found costs too
+    assert await call(http, sim, RUC, ruc=RUC_ACTIVO_HABIDO) == (
+        402,
+        {"success": False, "message": "No tiene consultas disponibles"},
+    )
+    assert sim.config.credits == 0
+    assert sim.stats.credits_used == 3
+    assert (await call(http, sim, EXCHANGE_LATEST))[0] == 200  # free endpoints still answer
+
+
+# -- faults ---------------------------------------------------------------------
+
+
+async def test_fail_first_answers_503_to_each_rucs_first_requests(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
+    sim.config.fail_first = 2
+    a, b = RUC_ACTIVO_HABIDO, RUC_ACENTOS
+    assert [(await call(http, sim, RUC, ruc=a))[0] for _ in range(3)] == [503, 503, 200]
+    assert (await call(http, sim, RUC, ruc=b))[0] == 503
+    # /ruc and /ruc/collection share the count: b has one left, a none.
+    assert (await call(http, sim, COLLECTION, ruc=[a, b]))[0] == 503
+    assert (await call(http, sim, COLLECTION, ruc=[a, b]))[0] == 200
+    sim.reset()
+    assert (await call(http, sim, RUC, ruc=a))[0] == 503
+
+
+async def test_always_500_by_set_and_by_share(sim: Simulator, http: aiohttp.ClientSession) -> None:
+    sim.config.always_500 = {RUC_NO_HABIDO}
+    assert [(await call(http, sim, RUC, ruc=RUC_NO_HABIDO))[0] for _ in range(3)] == [500] * 3
+    assert (await call(http, sim, RUC, ruc=RUC_ACTIVO_HABIDO))[0] == 200
+    assert (await call(http, sim, COLLECTION, ruc=[RUC_ACTIVO_HABIDO, RUC_NO_HABIDO]))[0] == 500
+
+    sim.config.always_500 = set()
+    sim.config.always_500_share = 0.5
+    sim.config.not_found_share = 0.0
+    first = [(await call(http, sim, RUC, ruc=ruc))[0] for ruc in valid_rucs(40)]
+    again = [(await call(http, sim, RUC, ruc=ruc))[0] for ruc in valid_rucs(40)]
+    assert first == again  # the same RUCs fail every time
+    assert set(first) == {200, 500}
+
+
+async def test_hang_outlasts_the_client_timeout(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
+    sim.config.hang = {RUC_NO_HABIDO}
+    sim.config.hang_seconds = 5.0
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        async with http.post(
+            sim.base_url + RUC,
+            json={"token": "t", "ruc": RUC_NO_HABIDO},
+            timeout=aiohttp.ClientTimeout(total=0.2),
+        ) as resp:
+            await resp.read()
+    assert time.monotonic() - started < 2
+    assert (await call(http, sim, RUC, ruc=RUC_ACTIVO_HABIDO))[0] == 200
+    assert sim.stats.by_ruc[RUC_NO_HABIDO] == 1
+
+
+async def test_hang_share_and_slow_share_delay(sim: Simulator, http: aiohttp.ClientSession) -> None:
+    sim.config.update({"hang_share": 1.0, "hang_seconds": 0.1})
+    started = time.monotonic()
+    assert (await call(http, sim, EXCHANGE_LATEST))[0] == 200
+    assert time.monotonic() - started >= 0.09
+    sim.config.update({"hang_share": 0.0, "slow_share": 1.0, "slow_min": 0.05, "slow_max": 0.06})
+    started = time.monotonic()
+    assert (await call(http, sim, EXCHANGE_LATEST))[0] == 200
+    assert time.monotonic() - started >= 0.045
+
+
+@pytest.mark.parametrize("sigma", [0.0, 0.3])
+async def test_latency(sim: Simulator, http: aiohttp.ClientSession, sigma: float) -> None:
+    sim.config.latency_ms = 40
+    sim.config.latency_sigma = sigma
+    started = time.monotonic()
+    for _ in range(5):
+        assert (await call(http, sim, RUC, ruc=RUC_ACTIVO_HABIDO))[0] == 200
+    assert time.monotonic() - started >= 0.1
+
+
+async def test_dropped_connection_is_a_connection_error(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
+    sim.config.drop_share = 1.0
+    with pytest.raises(aiohttp.ClientConnectionError):
+        await call(http, sim, RUC, ruc=RUC_ACTIVO_HABIDO)
+    assert sim.stats.dropped == 1
+    sim.config.drop_share = 0.0
+    assert (await call(http, sim, RUC, ruc=RUC_ACTIVO_HABIDO))[0] == 200
+
+
+async def test_html_502(sim: Simulator, http: aiohttp.ClientSession) -> None:
+    sim.config.html_502_share = 1.0
+    async with http.post(sim.base_url + RUC, json={"token": "t", "ruc": RUC_NO_HABIDO}) as resp:
+        assert resp.status == 502
+        assert resp.content_type == "text/html"
+        text = await resp.text()
+    assert "502 Bad Gateway" in text
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(text)
+
+
+async def test_200_without_success(sim: Simulator, http: aiohttp.ClientSession) -> None:
+    sim.config.missing_success_share = 1.0
+    status, body = await call(http, sim, RUC, ruc=RUC_ACTIVO_HABIDO)
+    assert status == 200
+    assert "success" not in body
+    assert body["ruc"] == RUC_ACTIVO_HABIDO
+    status, items = await call(http, sim, COLLECTION, ruc=[RUC_ACTIVO_HABIDO])
+    assert status == 200
+    assert "success" not in items[0]
+    assert ruc_answer(RUC_ACTIVO_HABIDO) == {**body, "success": True}  # cache untouched
+
+
+async def test_429_with_retry_after_in_seconds_or_as_a_date(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
+    sim.config.update({"rate_limit_share": 1.0, "retry_after": 3})
+
+    async def retry_after() -> str | None:
+        async with http.post(sim.base_url + RUC, json={"token": "t", "ruc": RUC_ACENTOS}) as resp:
+            assert resp.status == 429
+            assert (await resp.json())["success"] is False
+            return resp.headers.get("Retry-After")
+
+    assert await retry_after() == "3"
+    sim.config.retry_after = 0.5
+    assert await retry_after() == "0.5"
+    sim.config.retry_after = None
+    assert await retry_after() is None
+    sim.config.update({"retry_after": 3, "retry_after_http_date": True})
+    value = await retry_after()
+    assert value is not None
+    wait = email.utils.parsedate_to_datetime(value) - datetime.now(UTC)
+    assert timedelta(seconds=1) < wait <= timedelta(seconds=5)
+
+
+async def test_random_errors_are_5xx_and_reproducible_by_seed(
+    http: aiohttp.ClientSession,
+) -> None:
+    runs = []
+    for _ in range(2):
+        config = SimulatorConfig(error_share=0.5, rate_limit_share=0.2, seed=42)
+        async with Simulator(config) as simulator:
+            runs.append([(await call(http, simulator, RUC, ruc=RUC_ACENTOS))[0] for _ in range(40)])
+    assert runs[0] == runs[1]
+    assert set(runs[0]) <= {200, 429, 500, 502, 503}
+    assert {200, 429} < set(runs[0])
+    assert set(runs[0]) & {500, 502, 503}
+
+
+# -- control ---------------------------------------------------------------------
+
+
+async def test_runtime_config_over_http(sim: Simulator, http: aiohttp.ClientSession) -> None:
+    control = sim.base_url + "/__sim__/config"
+    async with http.post(control, json={"error_share": 1.0, "always_500": [RUC_ACENTOS]}) as resp:
+        assert resp.status == 200
+        assert (await resp.json())["always_500"] == [RUC_ACENTOS]
+    assert sim.config.always_500 == {RUC_ACENTOS}
+    assert (await call(http, sim, RUC, ruc=RUC_ACTIVO_HABIDO))[0] in {500, 502, 503}
+
+    async with http.post(control, json={"error_share": 0, "always_500": []}) as resp:
+        assert resp.status == 200
+    assert (await call(http, sim, RUC, ruc=RUC_ACTIVO_HABIDO))[0] == 200
+
+    for bad in ({"no_such_knob": 1}, {"error_share": "mucho"}, {"error_share": 2}, [1]):
+        async with http.post(control, json=bad) as resp:
+            assert resp.status == 400
+            assert (await resp.json())["success"] is False
+    assert sim.config.error_share == 0.0  # a refused update changes nothing
+
+    sim.config.token = "secreto"
+    async with http.get(control) as resp:
+        shown = await resp.json()
+    assert shown["token"] == "***"
+    assert "secreto" not in json.dumps(shown)
+
+
+def test_config_validation_and_clear_faults() -> None:
+    with pytest.raises(ValueError, match="drop_share"):
+        SimulatorConfig(drop_share=1.5)
+    with pytest.raises(ValueError, match="not_found_status"):
+        SimulatorConfig(not_found_status=500)
+    config = SimulatorConfig(error_share=1, hang={RUC_ACENTOS}, fail_first=2, credits=7, token="x")
+    config.clear_faults()
+    assert (config.error_share, config.hang, config.fail_first) == (0.0, set(), 0)
+    assert (config.credits, config.token) == (7, "x")
+    with pytest.raises(ValueError, match="locales"):
+        Simulator(host="0.0.0.0")
+
+
+async def test_stats_count_requests_by_endpoint_and_ruc(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
+    sim.config.fail_first = 1
+    await call(http, sim, RUC, ruc=RUC_ACTIVO_HABIDO)
+    await call(http, sim, RUC, ruc=RUC_ACTIVO_HABIDO)
+    await call(http, sim, COLLECTION, ruc=[RUC_ACTIVO_HABIDO, RUC_ACENTOS])
+    await call(http, sim, RUC, token=None, ruc=RUC_NO_EXISTE)  # refused, still received
+    await call(http, sim, DNI, dni=DNI_EXISTE)
+    stats = sim.stats
+    assert stats.requests_total == 5
+    assert stats.lookup_requests == 4
+    assert stats.by_endpoint == {RUC: 3, COLLECTION: 1, DNI: 1}
+    assert stats.by_ruc == {RUC_ACTIVO_HABIDO: 3, RUC_ACENTOS: 1, RUC_NO_EXISTE: 1}
+    # fail_first: the first /ruc, the collection (its 2nd RUC is new) and the DNI fail.
+    assert stats.by_status == {503: 3, 200: 1, 401: 1}
+
+    async with http.get(sim.base_url + "/__sim__/stats") as resp:
+        over_http = await resp.json()
+    assert over_http == stats.snapshot()
+    assert over_http["lookup_requests"] == 4
+
+    async with http.post(sim.base_url + "/__sim__/reset") as resp:
+        assert (await resp.json())["requests_total"] == 0
+    assert (stats.requests_total, stats.lookup_requests, stats.by_ruc) == (0, 0, {})
+    async with http.get(sim.base_url + "/") as resp:
+        assert resp.status == 200
+    assert stats.requests_total == 0  # control endpoints are not counted
+
+
+# -- ways to run it --------------------------------------------------------------
+
+
+async def _lookup(base_url: str, ruc: str) -> int:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(base_url + RUC, json={"token": "t", "ruc": ruc}) as resp,
+    ):
+        return resp.status
+
+
+def test_simulator_thread_starts_serves_and_stops() -> None:
+    with SimulatorThread(SimulatorConfig(not_found_share=0.0)) as sim:
+        base_url = sim.base_url
+        assert asyncio.run(_lookup(base_url, RUC_ACTIVO_HABIDO)) == 200
+        sim.config.always_500 = {RUC_ACTIVO_HABIDO}  # knobs change between runs
+        assert asyncio.run(_lookup(base_url, RUC_ACTIVO_HABIDO)) == 500
+        assert sim.stats.lookup_requests == 2
+        assert sim.snapshot()["by_ruc"] == {RUC_ACTIVO_HABIDO: 2}
+        sim.reset()
+        assert sim.stats.requests_total == 0
+    with pytest.raises(aiohttp.ClientConnectionError):
+        asyncio.run(_lookup(base_url, RUC_ACTIVO_HABIDO))
+
+
+def test_simulator_thread_reports_a_taken_port() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError, match=r"(?i)in use"), SimulatorThread(port=port):
+            pass
+
+
+_SERVE_SCRIPT = """
+import signal, sys
+from migo_cli.simulator import SimulatorConfig, serve
+signal.signal(signal.SIGINT, signal.default_int_handler)
+try:
+    serve(SimulatorConfig(), port=0, on_ready=lambda sim: print(sim.base_url, flush=True))
+except KeyboardInterrupt:
+    print("detenido", flush=True)
+"""
+
+
+def test_serve_blocks_until_ctrl_c() -> None:
+    with subprocess.Popen(
+        [sys.executable, "-c", _SERVE_SCRIPT], stdout=subprocess.PIPE, text=True
+    ) as proc:
+        assert proc.stdout is not None
+        base_url = proc.stdout.readline().strip()
+        assert base_url.startswith("http://127.0.0.1:")
+        assert asyncio.run(_lookup(base_url, RUC_ACTIVO_HABIDO)) == 200
+        proc.send_signal(signal.SIGINT)
+        assert proc.stdout.read().strip() == "detenido"
+        assert proc.wait(timeout=5) == 0
