@@ -30,7 +30,7 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 demo: $(STAMP)
-	$(BIN)/migo consultar 20100038146 20131312955 --simulado
+	$(BIN)/migo masivo examples/rucs.csv -o resultado.xlsx --simulado
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
