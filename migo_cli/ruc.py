@@ -136,6 +136,14 @@ def check_ruc(value: object) -> RucCheck | None:
 def _reject_reason(candidate: str) -> str:
     if not isdigits(candidate):  # before length: "N/A" is wrong by its characters
         return "caracteres: contiene caracteres que no son dígitos"
+    if (
+        len(candidate) == RUC_LENGTH
+        and candidate[:2] in RUC_PREFIXES
+        and candidate[-1] == stdnum_ruc.calc_check_digit(candidate)
+    ):
+        # The same rules as stdnum_ruc.validate(), whose generic cleaning costs more
+        # than the check itself on a million-row file.
+        return ""
     try:
         stdnum_ruc.validate(candidate)
     except InvalidLength:
