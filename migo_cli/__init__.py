@@ -8,15 +8,22 @@ The library is what the ``migo`` command runs::
         result = await client.lookup_ruc("20100038146")
         async for result in client.lookup_many(rucs):
             ...
+        summary = await client.lookup_batch(rucs)   # .to_dict(): validos/invalidos/errores
+
+    from migo_cli import Migo                        # the same, synchronous (scripts, Celery)
+
+    with Migo(token) as migo:
+        result = migo.lookup_ruc("20100038146")
 
 Layout: ``ruc`` (local rules), ``client`` (APIMIGO over aiohttp), ``pace``,
 ``cache`` (diskcache), ``readers``/``writers`` (files), ``batch`` (the
 ``masivo`` pipeline), ``progress``, ``simulator``, ``config`` (defaults),
-``exceptions``, and ``cli`` (the thin command on top).
+``exceptions``, ``services`` (DNI, exchange rates, representatives, account, batch
+summaries), ``sync`` (the synchronous ``Migo``), and ``cli`` (the thin command on top).
 """
 
 from migo_cli._version import __version__
-from migo_cli.batch import BatchJob, BatchReport, default_output, run_batch
+from migo_cli.batch import BatchJob, BatchReport, CreditCheck, default_output, run_batch
 from migo_cli.cache import CacheInfo, ResultCache
 from migo_cli.client import ClientStats, LookupMode, MigoClient
 from migo_cli.config import CacheTTL, Limits, Retry, Timeout
@@ -47,12 +54,23 @@ from migo_cli.pace import set_testing
 from migo_cli.progress import LogProgress, NullProgress, ProgressReporter, RichProgress
 from migo_cli.readers import InputTable, read_input
 from migo_cli.ruc import RucCheck, check_ruc, is_valid_ruc, normalize
+from migo_cli.services import (
+    AccountInfo,
+    DniResult,
+    ExchangeRate,
+    LegalRepresentatives,
+    LookupSummary,
+    check_dni,
+    parse_date,
+)
 from migo_cli.simulator import Simulator, SimulatorConfig, SimulatorThread
+from migo_cli.sync import Migo, MigoSync
 from migo_cli.writers import ResultWriter, open_writer
 
 __all__ = [
     "OUTPUT_COLUMNS",
     "APIError",
+    "AccountInfo",
     "AuthenticationError",
     "BatchJob",
     "BatchReport",
@@ -60,17 +78,24 @@ __all__ = [
     "CacheTTL",
     "ClientStats",
     "ConfigError",
+    "CreditCheck",
+    "DniResult",
+    "ExchangeRate",
     "FatalAPIError",
     "InputError",
     "InputTable",
     "InsecureBaseURLError",
     "InvalidResponseError",
     "InvalidValueError",
+    "LegalRepresentatives",
     "Limits",
     "LogProgress",
     "LookupMode",
+    "LookupSummary",
+    "Migo",
     "MigoClient",
     "MigoError",
+    "MigoSync",
     "MissingTokenError",
     "NetworkError",
     "NotFoundError",
@@ -97,11 +122,13 @@ __all__ = [
     "TransientAPIError",
     "UsageError",
     "__version__",
+    "check_dni",
     "check_ruc",
     "default_output",
     "is_valid_ruc",
     "normalize",
     "open_writer",
+    "parse_date",
     "read_input",
     "run_batch",
     "set_testing",

@@ -18,6 +18,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -31,13 +32,24 @@ from migo_cli.readers import InputTable, read_input
 from migo_cli.ruc import RucCheck, check_ruc
 from migo_cli.writers import ResultWriter, check_output, lock_output, open_writer
 
-__all__ = ["BatchJob", "BatchReport", "default_output", "run_batch"]
+__all__ = ["BatchJob", "BatchReport", "CreditCheck", "default_output", "run_batch"]
 
 log = logging.getLogger("migo.batch")
 
 #: After a stop, in-flight requests get this long to land in the cache.
 STOP_GRACE = 5.0
 ENRICH_SUFFIX = "_migo"
+#: Below this many RUCs to look up, the exact count of paid calls (cache reads
+#: included) is worked out before asking the account; above it, only when needed.
+EXACT_ESTIMATE_MAX = 50_000
+
+
+class CreditCheck(StrEnum):
+    """What ``run_batch`` does about the account's credits before the first lookup."""
+
+    OFF = "off"  # ask nothing
+    WARN = "warn"  # ask ``/account``; warn when fewer credits are left than the run needs
+    STRICT = "strict"  # likewise, but refuse (UsageError, exit 2) before any lookup
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +64,7 @@ class BatchJob:
     enrich: bool = False
     validate_only: bool = False
     dry_run: bool = False
+    credit_check: CreditCheck = CreditCheck.OFF
 
 
 @dataclass(slots=True)
@@ -186,6 +199,9 @@ async def run_batch(
         destination = str(check_output(destination))
     report.output = destination
     with _locked(destination):
+        # Inside the lock: a run refused for a locked output asks nothing at all.
+        if client is not None and not job.validate_only and job.credit_check is not CreditCheck.OFF:
+            await _check_credits(client, plan, scope, job)
         writer = open_writer(
             destination,
             columns=_columns(table) if job.enrich else OUTPUT_COLUMNS,
@@ -243,8 +259,45 @@ def _local_result(check: RucCheck) -> RucResult:
 
 
 def _estimate_calls(plan: _Plan, scope: CacheScope | None, mode: LookupMode) -> int:
-    pending = sum(1 for c in plan.checks if c.valid and (scope is None or not scope.has_ruc(c.ruc)))
+    pending = _uncached(plan, scope)
     return math.ceil(pending / COLLECTION_MAX) if mode is LookupMode.COLLECTION else pending
+
+
+def _uncached(plan: _Plan, scope: CacheScope | None) -> int:
+    """Valid RUCs without an answer in the cache: what the run pays for (one credit each)."""
+    return sum(1 for c in plan.checks if c.valid and (scope is None or not scope.has_ruc(c.ruc)))
+
+
+async def _check_credits(
+    client: MigoClient, plan: _Plan, scope: CacheScope | None, job: BatchJob
+) -> None:
+    """Compare the account's credits with what the run needs; warn, or refuse when strict.
+
+    APIMIGO bills each RUC, in a collection call too, so the need is the
+    number of uncached valid RUCs whatever the mode. ``/account`` is asked
+    once, without retries; when it does not answer, the run goes on.
+    """
+    valid = sum(1 for c in plan.checks if c.valid)
+    exact = valid <= EXACT_ESTIMATE_MAX  # else start from an upper bound: no cache reads
+    needed = _uncached(plan, scope) if exact else valid
+    if needed == 0:
+        return
+    credits = await client.remaining_credits()
+    if credits is None:
+        log.debug("la cuenta no informó sus consultas disponibles; no se comprueba el saldo")
+        return
+    if credits < needed and not exact:
+        needed = _uncached(plan, scope)
+    if credits >= needed:
+        log.debug("consultas disponibles: %s; esta ejecución necesita %s", _n(credits), _n(needed))
+        return
+    message = (
+        f"la cuenta de APIMIGO tiene {_n(credits)} consultas disponibles y esta ejecución "
+        f"necesita {_n(needed)} (RUC válidos sin respuesta en la caché)"
+    )
+    if job.credit_check is CreditCheck.STRICT:
+        raise UsageError(f"{message}; no se consultó nada (--estricto)")
+    log.warning("%s: se detendrá al agotarlas (código 3) y lo respondido quedará guardado", message)
 
 
 async def _consult(
@@ -257,8 +310,9 @@ async def _consult(
     stop: asyncio.Event,
     report: BatchReport,
 ) -> None:
-    values = [c.ruc if c.valid else c.raw for c in plan.checks]
-    stream = client.stream(values, mode=mode, ordered=True, stop=stop, on_result=progress.advance)
+    stream = client.stream(
+        plan.checks, mode=mode, ordered=True, stop=stop, on_result=progress.advance
+    )
     try:
         async with _grace_after(stop):
             async for position, result in stream:

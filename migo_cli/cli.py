@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from migo_cli._version import __version__
-from migo_cli.batch import BatchJob, BatchReport, default_output, run_batch
+from migo_cli.batch import BatchJob, BatchReport, CreditCheck, default_output, run_batch
 from migo_cli.cache import ResultCache
 from migo_cli.client import LookupMode, MigoClient, cache_scope_for
 from migo_cli.config import (
@@ -38,16 +38,34 @@ from migo_cli.config import (
     resolve_base_url,
     resolve_token,
 )
-from migo_cli.exceptions import FatalAPIError, InvalidValueError, MigoError, UsageError
+from migo_cli.exceptions import (
+    APIError,
+    FatalAPIError,
+    InvalidValueError,
+    MigoError,
+    NotFoundError,
+    UsageError,
+)
 from migo_cli.models import RucResult, Status
 from migo_cli.progress import LogProgress, NullProgress, ProgressReporter, RichProgress
 from migo_cli.ruc import check_ruc
+from migo_cli.services import (
+    AccountInfo,
+    DniResult,
+    ExchangeRate,
+    LegalRepresentatives,
+    check_dni,
+    parse_date,
+    today_in_lima,
+)
 from migo_cli.simulator import DEFAULT_PORT, Simulator, SimulatorConfig, serve
 
 log = logging.getLogger("migo")
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_FATAL = 0, 1, 2, 3
 SIMULATED_TOKEN = "simulado"
+# Masking a one-letter "token" would mangle every message; real tokens are long.
+MIN_REDACTED = 6
 SIMULATED_NOTICE = "DATOS SIMULADOS: no provienen de SUNAT ni de APIMIGO (--simulado)."
 
 app = typer.Typer(
@@ -278,8 +296,9 @@ async def _client(
     api: ApiOptions, secrets: list[str], limits: Limits | None = None
 ) -> AsyncIterator[MigoClient]:
     async with _upstream(api) as (token, base_url):
-        secrets.append(token)
-        _redact_logs(token)
+        if not api.simulated and len(token) >= MIN_REDACTED:
+            secrets.append(token)
+            _redact_logs(token)
         cache = _open_cache(api)
         try:
             async with MigoClient(
@@ -453,6 +472,14 @@ def masivo(
         bool,
         typer.Option("--dry-run", help="Decir cuántas consultas pagadas haría, sin hacerlas."),
     ] = False,
+    estricto: Annotated[
+        bool,
+        typer.Option(
+            "--estricto",
+            help="No empezar (código 2) si la cuenta tiene menos consultas disponibles "
+            "que las que necesita la ejecución.",
+        ),
+    ] = False,
     api: ApiOptions,
 ) -> None:
     """Consultar en lote los RUC de un archivo y escribir los resultados.
@@ -482,6 +509,7 @@ def masivo(
             enrich=enriquecer,
             validate_only=solo_validar,
             dry_run=dry_run,
+            credit_check=CreditCheck.STRICT if estricto else CreditCheck.WARN,
         )
         progress = _progress(api.quiet)
         if solo_validar or dry_run:
@@ -652,6 +680,315 @@ def simulador(
         raise typer.Exit(
             _fail(f"no se pudo abrir el puerto {puerto}: {exc.strerror}", EXIT_USAGE, [])
         ) from None
+
+
+# -- the other services: dni, tipo-cambio, representantes, cuenta ----------------------
+
+
+async def _unless_stopped(signals: _Signals, work: Awaitable[T]) -> T | None:
+    """``work``'s result, or None when Ctrl-C / SIGTERM came first (``work`` is then cancelled).
+
+    These commands have nothing partial to save: the first signal ends them.
+    """
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(signals.stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    return None if task.cancelled() else task.result()
+
+
+async def _all(works: list[Awaitable[T]]) -> list[T]:
+    """Every result, concurrently; the first failure is raised once all have settled."""
+    outcomes = await asyncio.gather(*works, return_exceptions=True)
+    results: list[T] = []
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+        results.append(outcome)
+    return results
+
+
+def _emit_json(document: dict[str, Any] | list[dict[str, Any]], simulated: bool) -> None:
+    """One object or a list of them on stdout; marked ``"simulado": true`` with --simulado."""
+    mark = {"simulado": True} if simulated else {}
+    marked = [row | mark for row in document] if isinstance(document, list) else document | mark
+    sys.stdout.write(json.dumps(marked, ensure_ascii=False, indent=2) + "\n")
+
+
+def _new_table(simulated: bool, title: str | None = None) -> Table:
+    return Table(
+        title=title,
+        title_justify="left",
+        caption=SIMULATED_NOTICE if simulated else None,
+        caption_style="yellow",
+    )
+
+
+def _status_text(status: Status) -> str:
+    return f"[{_STATUS_STYLE.get(status, '')}]{status.value}[/]"
+
+
+_JSON_OPTION = typer.Option("--json", help="Salida JSON (para scripts).")
+
+
+@app.command()
+@api_options
+def dni(
+    dnis: Annotated[
+        list[str], typer.Argument(help="Uno o más DNI (8 dígitos).", show_default=False)
+    ],
+    as_json: Annotated[bool, _JSON_OPTION] = False,
+    *,
+    api: ApiOptions,
+) -> None:
+    """Consultar uno o algunos DNI (RENIEC). Sale con 0 solo si todos existen.
+
+    Ejemplo: migo dni 12345678 87654321 --json
+    """
+    _setup_logging(api.verbose, api.quiet)
+    secrets: list[str] = []
+
+    async def main(signals: _Signals) -> int:
+        _check_positive(api.timeout, "--timeout")
+        numbers = list(dict.fromkeys(check_dni(value) for value in dnis))
+        async with _client(api, secrets) as client:
+            work = _all([client.lookup_dni(number) for number in numbers])
+            results = await _unless_stopped(signals, work)
+        if results is None:
+            return signals.exit_code or 130
+        if as_json:
+            rows = [r.to_dict() for r in results]
+            _emit_json(rows[0] if len(rows) == 1 else rows, api.simulated)
+        else:
+            _print_dni_table(results, api.simulated)
+        return EXIT_OK if all(r.found for r in results) else EXIT_PARTIAL
+
+    _run(secrets, main)
+
+
+def _print_dni_table(results: list[DniResult], simulated: bool) -> None:
+    table = _new_table(simulated)
+    for header in ("DNI", "Consulta"):
+        table.add_column(header, no_wrap=True)
+    for header in ("Nombre", "Detalle"):
+        table.add_column(header, overflow="fold")
+    for r in results:
+        table.add_row(r.dni, _status_text(r.status), r.name, r.reason)
+    stdout.print(table)
+
+
+@app.command("tipo-cambio")
+@api_options
+def tipo_cambio(
+    fecha: Annotated[
+        str | None,
+        typer.Option(
+            "--fecha", help="Día AAAA-MM-DD (si no: el último publicado).", show_default=False
+        ),
+    ] = None,
+    desde: Annotated[
+        str | None,
+        typer.Option("--desde", help="Primer día de un rango, AAAA-MM-DD.", show_default=False),
+    ] = None,
+    hasta: Annotated[
+        str | None,
+        typer.Option(
+            "--hasta", help="Último día del rango, AAAA-MM-DD (si no: hoy).", show_default=False
+        ),
+    ] = None,
+    as_json: Annotated[bool, _JSON_OPTION] = False,
+    *,
+    api: ApiOptions,
+) -> None:
+    """Tipo de cambio del dólar (SUNAT): el último publicado, el de un día o el de un rango.
+
+    Ejemplos:
+
+      migo tipo-cambio
+
+      migo tipo-cambio --fecha 2024-05-31
+
+      migo tipo-cambio --desde 2024-05-01 --hasta 2024-05-31 --json
+    """
+    _setup_logging(api.verbose, api.quiet)
+    secrets: list[str] = []
+
+    async def main(signals: _Signals) -> int:
+        _check_positive(api.timeout, "--timeout")
+        if fecha is not None and (desde is not None or hasta is not None):
+            raise InvalidValueError("use --fecha, o bien --desde y --hasta, pero no ambos")
+        if hasta is not None and desde is None:
+            raise InvalidValueError("--hasta necesita --desde")
+        day = parse_date(fecha, "--fecha") if fecha is not None else None
+        span = None
+        if desde is not None:
+            start = parse_date(desde, "--desde")
+            end = parse_date(hasta, "--hasta") if hasta is not None else today_in_lima()
+            if start > end:
+                limit = f"--hasta ({end})" if hasta is not None else f"hoy ({end})"
+                raise InvalidValueError(f"--desde ({start}) es posterior a {limit}")
+            span = (start, end)
+        async with _client(api, secrets) as client:
+            try:
+                if span is not None:
+                    rates = await _unless_stopped(signals, client.exchange_rates(*span))
+                else:
+                    rate = await _unless_stopped(signals, client.exchange_rate(day))
+                    rates = None if rate is None else [rate]
+            except NotFoundError as exc:
+                when = f"el {day}" if day is not None else "hoy"
+                message = f"APIMIGO no tiene tipo de cambio para {when} ({exc})"
+                return _fail(message, EXIT_PARTIAL, secrets)
+            except FatalAPIError:
+                raise
+            except APIError as exc:
+                return _fail(str(exc), EXIT_PARTIAL, secrets)
+        if rates is None:
+            return signals.exit_code or 130
+        if span is not None and not rates:
+            message = f"APIMIGO no tiene tipos de cambio entre el {span[0]} y el {span[1]}"
+            return _fail(message, EXIT_PARTIAL, secrets)
+        if as_json:
+            rows = [r.to_dict() for r in rates]
+            _emit_json(rows if span is not None else rows[0], api.simulated)
+        else:
+            _print_rates(rates, api.simulated)
+        return EXIT_OK
+
+    _run(secrets, main)
+
+
+def _price(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+def _print_rates(rates: list[ExchangeRate], simulated: bool) -> None:
+    table = _new_table(simulated, "Tipo de cambio (SUNAT)")
+    table.add_column("Fecha", no_wrap=True)
+    table.add_column("Moneda", no_wrap=True)
+    table.add_column("Compra", justify="right")
+    table.add_column("Venta", justify="right")
+    for r in rates:
+        table.add_row(r.day, r.currency or "", _price(r.buy), _price(r.sell))
+    stdout.print(table)
+
+
+@app.command()
+@api_options
+def representantes(
+    ruc: Annotated[str, typer.Argument(help="RUC de la empresa.", show_default=False)],
+    as_json: Annotated[bool, _JSON_OPTION] = False,
+    *,
+    api: ApiOptions,
+) -> None:
+    """Representantes legales de una empresa (SUNAT). Sale con 1 si el RUC no existe.
+
+    Ejemplo: migo representantes 20100038146
+    """
+    _setup_logging(api.verbose, api.quiet)
+    secrets: list[str] = []
+
+    async def main(signals: _Signals) -> int:
+        _check_positive(api.timeout, "--timeout")
+        check = check_ruc(ruc)
+        if check is None:
+            raise InvalidValueError("el RUC está vacío")
+        if not check.valid:
+            raise InvalidValueError(f"RUC no válido {check.raw!r}: {check.reason}")
+        async with _client(api, secrets) as client:
+            result = await _unless_stopped(signals, client.legal_representatives(check.ruc))
+        if result is None:
+            return signals.exit_code or 130
+        if as_json:
+            _emit_json(result.to_dict(), api.simulated)
+        else:
+            _print_representatives(result, api.simulated)
+        return EXIT_OK if result.found else EXIT_PARTIAL
+
+    _run(secrets, main)
+
+
+def _print_representatives(result: LegalRepresentatives, simulated: bool) -> None:
+    if not result.found:
+        stdout.print(f"{result.ruc}: {_status_text(result.status)} ({result.reason})")
+        return
+    if not result.people:
+        stdout.print(f"{result.ruc}: sin representantes legales registrados")
+        return
+    table = _new_table(simulated, f"Representantes legales de {result.ruc}")
+    columns = {
+        "Documento": "tipo_de_documento",
+        "Número": "numero_de_documento",
+        "Nombre": "nombre",
+        "Cargo": "cargo",
+        "Desde": "fecha_desde",
+    }
+    for header in columns:
+        table.add_column(header, overflow="fold")
+    for person in result.people:
+        table.add_row(*(str(person.get(key) or "") for key in columns.values()))
+    stdout.print(table)
+
+
+@app.command()
+@api_options
+def cuenta(
+    as_json: Annotated[bool, _JSON_OPTION] = False,
+    *,
+    api: ApiOptions,
+) -> None:
+    """Datos de la cuenta de APIMIGO y consultas disponibles (no gasta consultas)."""
+    _setup_logging(api.verbose, api.quiet)
+    secrets: list[str] = []
+
+    async def main(signals: _Signals) -> int:
+        _check_positive(api.timeout, "--timeout")
+        async with _client(api, secrets) as client:
+            try:
+                info = await _unless_stopped(signals, client.account())
+            except FatalAPIError:
+                raise
+            except APIError as exc:
+                return _fail(f"no se pudo consultar la cuenta: {exc}", EXIT_PARTIAL, secrets)
+        if info is None:
+            return signals.exit_code or 130
+        if as_json:
+            _emit_json(info.to_dict(), api.simulated)
+        else:
+            _print_account(info, api.simulated)
+        return EXIT_OK
+
+    _run(secrets, main)
+
+
+_ACCOUNT_LABELS = {
+    "nombre": "Nombre",
+    "email": "Correo",
+    "plan": "Plan",
+    "consultas_disponibles": "Consultas disponibles",
+    "consultas_realizadas": "Consultas realizadas",
+}
+
+
+def _print_account(info: AccountInfo, simulated: bool) -> None:
+    table = _new_table(simulated, "Cuenta de APIMIGO")
+    table.add_column("campo", style="bold")
+    table.add_column("valor", overflow="fold")
+    table.show_header = False
+    document = info.to_dict()
+    credits = "no informadas" if info.credits is None else f"{info.credits:,}".replace(",", ".")
+    document["consultas_disponibles"] = credits
+    for key, value in document.items():
+        if key == "consultado_en" or value is None:
+            continue
+        label = _ACCOUNT_LABELS.get(key, key.replace("_", " ").capitalize())
+        table.add_row(label, str(value))
+    stdout.print(table)
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -36,6 +37,7 @@ from migo_cli._version import __version__
 from migo_cli.cache import CacheScope, ResultCache
 from migo_cli.config import (
     COLLECTION_MAX,
+    CacheTTL,
     Limits,
     Retry,
     Timeout,
@@ -57,9 +59,19 @@ from migo_cli.exceptions import (
     ServerError,
     TransientAPIError,
 )
-from migo_cli.models import RucResult, Status
+from migo_cli.models import Origin, RucResult, Status
 from migo_cli.pace import Pace
-from migo_cli.ruc import check_ruc
+from migo_cli.ruc import RucCheck, check_ruc
+from migo_cli.services import (
+    AccountInfo,
+    DniResult,
+    ExchangeRate,
+    LegalRepresentatives,
+    LookupSummary,
+    check_dni,
+    parse_date,
+    today_in_lima,
+)
 
 __all__ = ["ClientStats", "LookupMode", "MigoClient", "cache_scope_for"]
 
@@ -68,6 +80,19 @@ log = logging.getLogger("migo.client")
 RUC_ENDPOINT = "/api/v1/ruc"
 COLLECTION_ENDPOINT = "/api/v1/ruc/collection"
 LOOKUP_ENDPOINTS = frozenset({RUC_ENDPOINT, COLLECTION_ENDPOINT})
+DNI_ENDPOINT = "/api/v1/dni"
+REPRESENTATIVES_ENDPOINT = "/api/v1/ruc/representantes-legales"
+EXCHANGE_LATEST_ENDPOINT = "/api/v1/exchange/latest"
+EXCHANGE_DATE_ENDPOINT = "/api/v1/exchange/date"
+EXCHANGE_RANGE_ENDPOINT = "/api/v1/exchange"
+ACCOUNT_ENDPOINT = "/api/v1/account"
+
+#: Cache kinds of the other services (``CacheScope.get/put``); RUC answers have their own.
+_DNI, _REPRESENTATIVES, _EXCHANGE, _EXCHANGE_RANGE = "dni", "representantes", "tc", "tc-rango"
+
+#: The credit check before a batch asks ``/account`` once, without retries, for this long
+#: at most: it must never hold a run back.
+ACCOUNT_CHECK_TIMEOUT = 5.0
 
 #: How long the other requests wait for the first one's answer. A wrong token then
 #: costs one call; a first RUC that hangs holds the rest back only this long.
@@ -401,6 +426,9 @@ class MigoClient:
     ) -> AsyncGenerator[tuple[int, RucResult]]:
         """Look up many values; yields ``(position, result)`` as results are known.
 
+        A value is anything ``check_ruc`` reads, or a ``RucCheck`` already made
+        (then it is not checked again: a raw value refused once stays refused).
+
         ``position`` is the value's index in ``values`` (blank values yield
         nothing). ``ordered=True`` yields in input order (a result waits only for
         those before it, never for a batch). ``on_result`` sees each result the
@@ -426,6 +454,239 @@ class MigoClient:
         """Results as they complete (see ``stream`` for the options)."""
         async for _, result in self.stream(values, **options):
             yield result
+
+    async def lookup_batch(
+        self,
+        values: Iterable[object] | AsyncIterable[object],
+        *,
+        mode: LookupMode = LookupMode.INDIVIDUAL,
+    ) -> LookupSummary:
+        """Look up a list at once; a ``LookupSummary`` (``.to_dict()``: the service's shape).
+
+        Blank values are skipped and duplicates (after normalisation) are looked
+        up once; results keep the order of first appearance. Malformed RUCs are
+        answered locally, cached answers from the cache. A rejected token or
+        exhausted credits does not raise: the summary's ``fatal`` is set and
+        the values left unanswered are in ``errors``.
+        """
+        started = time.monotonic()
+        if isinstance(values, AsyncIterable):
+            values = [value async for value in values]
+        settled: dict[str, RucResult | None] = {}  # by RucCheck.key, in order of appearance
+        for value in values:
+            check = check_ruc(value)
+            if check is not None and check.key not in settled:
+                settled[check.key] = (
+                    None if check.valid else RucResult.rejected(check.raw, check.reason)
+                )
+        pending = [key for key, result in settled.items() if result is None]
+        fatal: FatalAPIError | None = None
+        try:
+            async for position, result in self.stream(pending, mode=mode):
+                settled[pending[position]] = result
+        except FatalAPIError as exc:
+            fatal = exc
+        reason = f"no consultado: {fatal}" if fatal else "sin respuesta de APIMIGO"
+        results = [
+            result or RucResult(key, Status.ERROR, reason, origin=Origin.LOCAL)
+            for key, result in settled.items()
+        ]
+        duration_ms = round((time.monotonic() - started) * 1000)
+        return LookupSummary(results, duration_ms, fatal)
+
+    # -- the other services (SPEC §1) --------------------------------------------
+
+    def _ttl(self) -> CacheTTL:
+        cache = self.cache._cache
+        return cache.ttl if cache is not None else CacheTTL()
+
+    async def lookup_dni(self, dni: object) -> DniResult:
+        """One DNI (RENIEC): the cache, then APIMIGO; never raises for an unknown DNI.
+
+        Raises ``InvalidValueError`` (before any request) unless ``dni`` is
+        exactly 8 digits, and ``FatalAPIError`` for token or credit problems; a
+        DNI still failing after the retries is a result with status ``error``.
+        """
+        number = check_dni(dni)
+        cached = DniResult.from_cache(number, self.cache.get(_DNI, number))
+        if cached is not None:
+            return cached
+        try:
+            body = await self.request(DNI_ENDPOINT, {"dni": number})
+        except NotFoundError as exc:
+            result = DniResult(
+                number, Status.NOT_FOUND, _unknown("RENIEC no registra este DNI", exc)
+            )
+        except FatalAPIError:
+            raise
+        except APIError as exc:
+            return DniResult(number, Status.ERROR, str(exc))
+        else:
+            if not isinstance(body, dict):
+                return DniResult(number, Status.ERROR, "respuesta de APIMIGO con forma inesperada")
+            result = DniResult(number, Status.VALID, "", _data(body, "dni"))
+        ttl = self._ttl()
+        expire = ttl.dni if result.found else ttl.not_found
+        self.cache.put(_DNI, number, result.cache_entry(), expire)
+        return result
+
+    async def legal_representatives(self, ruc: object) -> LegalRepresentatives:
+        """The legal representatives of a RUC: the cache, then APIMIGO.
+
+        Raises ``InvalidValueError`` (before any request) for a malformed RUC and
+        ``FatalAPIError`` for token or credit problems; an unknown RUC is status
+        ``no_existe``, one still failing after the retries ``error``.
+        """
+        check = check_ruc(ruc)
+        if check is None:
+            raise InvalidValueError("RUC vacío")
+        if not check.valid:
+            raise InvalidValueError(f"RUC no válido {check.raw!r}: {check.reason}")
+        number = check.ruc
+        cached = LegalRepresentatives.from_cache(number, self.cache.get(_REPRESENTATIVES, number))
+        if cached is not None:
+            return cached
+        try:
+            body = await self.request(REPRESENTATIVES_ENDPOINT, {"ruc": number})
+        except NotFoundError as exc:
+            result = LegalRepresentatives(
+                number, Status.NOT_FOUND, _unknown("SUNAT no registra este RUC", exc)
+            )
+        except FatalAPIError:
+            raise
+        except APIError as exc:
+            return LegalRepresentatives(number, Status.ERROR, str(exc))
+        else:
+            people = body.get("data") if isinstance(body, dict) else body
+            if not isinstance(people, list):
+                reason = "respuesta de APIMIGO sin lista de representantes"
+                return LegalRepresentatives(number, Status.ERROR, reason)
+            kept = tuple(p for p in people if isinstance(p, dict))
+            result = LegalRepresentatives(number, Status.VALID, "", kept)
+        ttl = self._ttl()
+        expire = ttl.representatives if result.found else ttl.not_found
+        self.cache.put(_REPRESENTATIVES, number, result.cache_entry(), expire)
+        return result
+
+    async def exchange_rate(self, day: date | str | None = None) -> ExchangeRate:
+        """SUNAT's dollar exchange rate for ``day`` (``YYYY-MM-DD``), or the latest published.
+
+        Cached: a past day's rate never changes (``CacheTTL.exchange_past``);
+        today's and the latest for ``CacheTTL.exchange_today``. Raises
+        ``InvalidValueError`` for a date that is not real (before any request),
+        ``NotFoundError`` when APIMIGO has no rate for that day, other
+        ``APIError`` subclasses when it did not answer.
+        """
+        if day is None:
+            key, endpoint, payload, requested = "latest", EXCHANGE_LATEST_ENDPOINT, {}, None
+        else:
+            requested = parse_date(day).isoformat()
+            key, endpoint, payload = requested, EXCHANGE_DATE_ENDPOINT, {"fecha": requested}
+        cached = ExchangeRate.from_cache(self.cache.get(_EXCHANGE, key), requested)
+        if cached is not None:
+            return cached
+        body = await self.request(endpoint, payload)
+        if not isinstance(body, dict):
+            raise InvalidResponseError(
+                "respuesta de tipo de cambio con forma inesperada", endpoint=endpoint
+            )
+        rate = ExchangeRate.from_api(body, requested=requested)
+        ttl = self._ttl()
+        if requested is None:
+            self.cache.put(_EXCHANGE, key, rate.cache_entry(), ttl.exchange_today)
+        elif rate.day != requested:  # e.g. a Sunday answered with Saturday's rate
+            self._keep_rate(rate, ttl, requested)
+        self._keep_rate(rate, ttl)
+        return rate
+
+    async def exchange_rates(self, start: date | str, end: date | str) -> list[ExchangeRate]:
+        """The rates from ``start`` to ``end`` (inclusive, ``YYYY-MM-DD``), as APIMIGO lists them.
+
+        A range that ends before today is cached for good
+        (``CacheTTL.exchange_past``), one reaching today for
+        ``CacheTTL.exchange_today``; each past day is also kept for
+        ``exchange_rate``. Raises ``InvalidValueError`` when a date is not real or
+        ``start`` is after ``end`` (before any request), ``APIError`` subclasses
+        when APIMIGO did not answer.
+        """
+        first, last = parse_date(start, "desde"), parse_date(end, "hasta")
+        if first > last:
+            raise InvalidValueError(f"la fecha inicial ({first}) es posterior a la final ({last})")
+        key = f"{first}|{last}"
+        entry = self.cache.get(_EXCHANGE_RANGE, key)
+        if isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], list):
+            items, queried_at = entry
+            return [
+                ExchangeRate.from_api(i, origin=Origin.CACHE, queried_at=str(queried_at))
+                for i in items
+                if isinstance(i, dict)
+            ]
+        payload = {"fecha_inicio": first.isoformat(), "fecha_fin": last.isoformat()}
+        body = await self.request(EXCHANGE_RANGE_ENDPOINT, payload)
+        items = body.get("data") if isinstance(body, dict) else body
+        if not isinstance(items, list):
+            raise InvalidResponseError(
+                "respuesta de tipo de cambio sin lista de fechas", endpoint=EXCHANGE_RANGE_ENDPOINT
+            )
+        rates = [ExchangeRate.from_api(i) for i in items if isinstance(i, dict)]
+        ttl = self._ttl()
+        if rates:  # an empty answer may be a passing glitch: never kept for a year
+            expire = ttl.exchange_past if last < today_in_lima() else ttl.exchange_today
+            entry = ([dict(r.data) for r in rates], rates[0].queried_at)
+            self.cache.put(_EXCHANGE_RANGE, key, entry, expire)
+        for rate in rates:
+            self._keep_rate(rate, ttl)
+        return rates
+
+    def _keep_rate(self, rate: ExchangeRate, ttl: CacheTTL, under: str | None = None) -> None:
+        """Cache a rate under its own day (or ``under``): for good once that day is over."""
+        try:
+            day = date.fromisoformat(under or rate.day)
+        except ValueError:
+            return
+        expire = ttl.exchange_past if day < today_in_lima() else ttl.exchange_today
+        self.cache.put(_EXCHANGE, day.isoformat(), rate.cache_entry(), expire)
+
+    async def account(self) -> AccountInfo:
+        """The account and its remaining credits (never cached; not a lookup: free).
+
+        Raises ``APIError`` subclasses when APIMIGO does not answer with it
+        (``NotFoundError`` if the endpoint is not there).
+        """
+        body = await self.request(ACCOUNT_ENDPOINT)
+        if not isinstance(body, dict):
+            raise InvalidResponseError(
+                "respuesta de la cuenta con forma inesperada", endpoint=ACCOUNT_ENDPOINT
+            )
+        return AccountInfo.from_api(body)
+
+    async def remaining_credits(self, *, patience: float = ACCOUNT_CHECK_TIMEOUT) -> int | None:
+        """Best effort: the credits left, or None when ``/account`` does not say.
+
+        One attempt, no retries, ``patience`` seconds at most: for a check before
+        a batch, which must not hold it back. Any failure gives None (logged at
+        debug level). A rejected token still stops the client as always: the
+        lookups that follow are refused without being sent.
+        """
+        try:
+            async with asyncio.timeout(patience):
+                body = await self._send(ACCOUNT_ENDPOINT, {})
+        except (APIError, TimeoutError) as exc:
+            log.debug("no se pudo consultar la cuenta (%s)", str(exc) or "sin respuesta")
+            return None
+        if not isinstance(body, dict):
+            log.debug("respuesta de la cuenta con forma inesperada")
+            return None
+        return AccountInfo.from_api(body).credits
+
+
+def _data(body: dict[str, Any], *skip: str) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k != "success" and k not in skip}
+
+
+def _unknown(prefix: str, exc: NotFoundError) -> str:
+    message = str(exc)
+    return f"{prefix} ({message})" if message and message != "no existe" else prefix
 
 
 def _stopping() -> bool:
@@ -537,7 +798,7 @@ class _Stream:
             async for position, value in _enumerate(values):
                 if self.halt.is_set():
                     break
-                check = check_ruc(value)
+                check = value if isinstance(value, RucCheck) else check_ruc(value)
                 if check is None:
                     continue
                 if job and self.window.locked():
