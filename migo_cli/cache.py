@@ -96,7 +96,7 @@ class ResultCache:
             return None
         try:
             return self._store.get(key, retry=True)
-        except _ERRORS as exc:
+        except Exception as exc:
             self._failed("leer", exc)
             self._forget(key)
             return None
@@ -151,6 +151,10 @@ class CacheScope:
     def __init__(self, cache: ResultCache | None, name: str) -> None:
         self._cache = cache
         self._prefix = f"v{SCHEMA}|{name}|"
+
+    @property
+    def ttl(self) -> CacheTTL:
+        return self._cache.ttl if self._cache is not None else CacheTTL()
 
     def get_ruc(self, ruc: str) -> RucResult | None:
         if self._cache is None:

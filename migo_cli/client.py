@@ -496,10 +496,6 @@ class MigoClient:
 
     # -- the other services (SPEC §1) --------------------------------------------
 
-    def _ttl(self) -> CacheTTL:
-        cache = self.cache._cache
-        return cache.ttl if cache is not None else CacheTTL()
-
     async def lookup_dni(self, dni: object) -> DniResult:
         """One DNI (RENIEC): the cache, then APIMIGO; never raises for an unknown DNI.
 
@@ -525,7 +521,7 @@ class MigoClient:
             if not isinstance(body, dict):
                 return DniResult(number, Status.ERROR, "respuesta de APIMIGO con forma inesperada")
             result = DniResult(number, Status.VALID, "", _data(body, "dni"))
-        ttl = self._ttl()
+        ttl = self.cache.ttl
         expire = ttl.dni if result.found else ttl.not_found
         self.cache.put(_DNI, number, result.cache_entry(), expire)
         return result
@@ -563,7 +559,7 @@ class MigoClient:
                 return LegalRepresentatives(number, Status.ERROR, reason)
             kept = tuple(p for p in people if isinstance(p, dict))
             result = LegalRepresentatives(number, Status.VALID, "", kept)
-        ttl = self._ttl()
+        ttl = self.cache.ttl
         expire = ttl.representatives if result.found else ttl.not_found
         self.cache.put(_REPRESENTATIVES, number, result.cache_entry(), expire)
         return result
@@ -591,7 +587,7 @@ class MigoClient:
                 "respuesta de tipo de cambio con forma inesperada", endpoint=endpoint
             )
         rate = ExchangeRate.from_api(body, requested=requested)
-        ttl = self._ttl()
+        ttl = self.cache.ttl
         if requested is None:
             self.cache.put(_EXCHANGE, key, rate.cache_entry(), ttl.exchange_today)
         elif rate.day != requested:  # e.g. a Sunday answered with Saturday's rate
@@ -629,7 +625,7 @@ class MigoClient:
                 "respuesta de tipo de cambio sin lista de fechas", endpoint=EXCHANGE_RANGE_ENDPOINT
             )
         rates = [ExchangeRate.from_api(i) for i in items if isinstance(i, dict)]
-        ttl = self._ttl()
+        ttl = self.cache.ttl
         if rates:  # an empty answer may be a passing glitch: never kept for a year
             expire = ttl.exchange_past if last < today_in_lima() else ttl.exchange_today
             entry = ([dict(r.data) for r in rates], rates[0].queried_at)

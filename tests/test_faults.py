@@ -730,13 +730,6 @@ def test_token_never_leaks_when_it_is_rejected_or_credits_run_out(ws: Workspace)
     assert_no_secret(ws.root, rejected, exhausted)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: with -v, cli._run logs the traceback of an internal error with "
-    "log.debug(exc_info=True); the _Redact filter only rewrites the message, "
-    "not the formatted exception, so a token inside an exception message reaches stderr",
-)
 def test_token_never_leaks_from_an_internal_error_traceback(ws: Workspace) -> None:
     if not callable(getattr(MigoClient, "_classify", None)):
         pytest.fail("la trampa ya no encuentra MigoClient._classify: actualícela")
@@ -802,19 +795,7 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], bool, bool]] = {
 }
 
 
-ROTTEN_ENTRY_BUG = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: cache.ResultCache._get catches only _ERRORS; unpickling a damaged entry can "
-    "raise ModuleNotFoundError/AttributeError/MemoryError..., which escapes from the stream's "
-    "feeder: 'error interno', exit 1",
-)
-
-
-@pytest.mark.parametrize(
-    "case",
-    [pytest.param(n, marks=[ROTTEN_ENTRY_BUG] if n == "rotten-entry" else []) for n in DAMAGE],
-)
+@pytest.mark.parametrize("case", list(DAMAGE))
 def test_damaged_cache_warns_and_the_run_proceeds(ws: Workspace, case: str) -> None:
     damage, warns, survives = DAMAGE[case]
     rucs = make_rucs(20, start=6000)
