@@ -25,7 +25,12 @@ from typing import Any, TextIO
 from migo_cli.cache import CacheScope
 from migo_cli.client import LookupMode, MigoClient
 from migo_cli.config import COLLECTION_MAX
-from migo_cli.exceptions import FatalAPIError, UsageError
+from migo_cli.exceptions import (
+    FatalAPIError,
+    OutputError,
+    ServiceUnavailableError,
+    UsageError,
+)
 from migo_cli.models import OUTPUT_COLUMNS, Origin, RucResult, Status
 from migo_cli.progress import NullProgress, ProgressReporter
 from migo_cli.readers import InputTable, read_input
@@ -39,6 +44,7 @@ log = logging.getLogger("migo.batch")
 #: After a stop, in-flight requests get this long to land in the cache.
 STOP_GRACE = 5.0
 ENRICH_SUFFIX = "_migo"
+SIMULATED_COLUMN = "simulado"
 #: Below this many RUCs to look up, the exact count of paid calls (cache reads
 #: included) is worked out before asking the account; above it, only when needed.
 EXACT_ESTIMATE_MAX = 50_000
@@ -65,6 +71,7 @@ class BatchJob:
     validate_only: bool = False
     dry_run: bool = False
     credit_check: CreditCheck = CreditCheck.OFF
+    simulated: bool = False  # outputs say so: a ``simulado`` column and resumen entry
 
 
 @dataclass(slots=True)
@@ -81,6 +88,7 @@ class BatchReport:
     output: str | None = None
     interrupted: bool = False
     fatal: FatalAPIError | None = None
+    unavailable: ServiceUnavailableError | None = None
     simulated: bool = False
 
     @property
@@ -89,7 +97,7 @@ class BatchReport:
 
     @property
     def complete(self) -> bool:
-        return not (self.errors or self.interrupted or self.fatal)
+        return not (self.errors or self.interrupted or self.fatal or self.unavailable)
 
     def summary(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -112,8 +120,8 @@ class BatchReport:
             data["llamadas_estimadas"] = self.estimated_calls
         if self.interrupted:
             data["interrumpido"] = True
-        if self.fatal is not None:
-            data["detenido_por"] = str(self.fatal)
+        if self.fatal is not None or self.unavailable is not None:
+            data["detenido_por"] = str(self.fatal or self.unavailable)
         if self.simulated:
             data["simulado"] = True
         return data
@@ -168,70 +176,44 @@ async def run_batch(
 
     ``client`` is needed unless ``validate_only`` or ``dry_run``; ``cache``
     (default: the client's) lets a dry run count cached answers without a token.
-    A fatal API error or a ``stop`` ends the run early with a partial output:
-    see ``BatchReport.fatal`` / ``interrupted``.
+    A fatal API error, an upstream that stopped answering, or a ``stop`` ends
+    the run early with a partial output: see ``BatchReport.fatal``,
+    ``unavailable`` and ``interrupted``.
     """
     started = time.monotonic()
-    progress = progress or NullProgress()
-    stop = stop or asyncio.Event()
-    table = await asyncio.to_thread(
-        read_input, job.source, column=job.column, sheet=job.sheet, keep_table=job.enrich
-    )
-    plan = _plan(table)
-    report = BatchReport(total=plan.total, unique=len(plan.checks))
-    log.info(
-        "entrada %s: %s valores, %s distintos, %s con formato inválido",
-        table.source,
-        _n(plan.total),
-        _n(len(plan.checks)),
-        _n(sum(not c.valid for c in plan.checks)),
-    )
     scope = cache if cache is not None else (client.cache if client is not None else None)
     if job.dry_run:
+        table, plan, report = await _read(job)
         report.estimated_calls = _estimate_calls(plan, scope, job.mode)
         report.seconds = time.monotonic() - started
         return report
     if client is None and not job.validate_only:
         raise UsageError("se necesita un cliente de APIMIGO para consultar")
-
-    destination = str(job.output or default_output(job.source))
-    if destination != "-":
-        destination = str(check_output(destination))
-    report.output = destination
+    destination = _destination(job)
+    # Output checked and locked before the input is even read: a refused run costs nothing.
     with _locked(destination):
-        # Inside the lock: a run refused for a locked output asks nothing at all.
+        table, plan, report = await _read(job)
+        report.output = destination
         if client is not None and not job.validate_only and job.credit_check is not CreditCheck.OFF:
             await _check_credits(client, plan, scope, job)
+        columns = _result_columns(job)
         writer = open_writer(
             destination,
-            columns=_columns(table) if job.enrich else OUTPUT_COLUMNS,
+            columns=_columns(table, columns) if job.enrich else columns,
             layout="single" if job.enrich else "split",
             stdout=stdout,
         )
         try:
-            rows = _Rows(report, table, plan, writer, enrich=job.enrich)
-            progress.start(len(plan.checks))
-            try:
-                if job.validate_only:
-                    for position, check in enumerate(plan.checks):
-                        result = _local_result(check)
-                        progress.advance(result)
-                        rows.add(position, result)
-                else:
-                    assert client is not None
-                    await _consult(
-                        client=client,
-                        mode=job.mode,
-                        plan=plan,
-                        rows=rows,
-                        progress=progress,
-                        stop=stop,
-                        report=report,
-                    )
-            finally:
-                progress.finish()
-            rows.settle_rest(_unanswered_reason(report, stop))
-            report.interrupted = stop.is_set()
+            rows = _Rows(report, table, plan, writer, columns=columns, enrich=job.enrich)
+            await _settle(
+                job,
+                client=client,
+                plan=plan,
+                rows=rows,
+                progress=progress or NullProgress(),
+                stop=stop,
+                report=report,
+            )
             if client is not None:
                 report.api_calls = client.stats.lookup_requests
             report.seconds = time.monotonic() - started
@@ -241,6 +223,71 @@ async def run_batch(
             writer.abort()
             raise
     return report
+
+
+async def _read(job: BatchJob) -> tuple[InputTable, _Plan, BatchReport]:
+    table = await asyncio.to_thread(
+        read_input, job.source, column=job.column, sheet=job.sheet, keep_table=job.enrich
+    )
+    plan = _plan(table)
+    log.info(
+        "entrada %s: %s valores, %s distintos, %s con formato inválido",
+        table.source,
+        _n(plan.total),
+        _n(len(plan.checks)),
+        _n(sum(not c.valid for c in plan.checks)),
+    )
+    report = BatchReport(total=plan.total, unique=len(plan.checks), simulated=job.simulated)
+    return table, plan, report
+
+
+def _destination(job: BatchJob) -> str:
+    destination = str(job.output or default_output(job.source))
+    if destination == "-":
+        return destination
+    path = check_output(destination)
+    source = str(job.source)
+    if source != "-" and Path(source).resolve() == path:
+        raise OutputError(
+            f"la salida {path} es el mismo archivo de entrada; elija otra con -o", str(path)
+        )
+    return str(path)
+
+
+async def _settle(
+    job: BatchJob,
+    *,
+    client: MigoClient | None,
+    plan: _Plan,
+    rows: _Rows,
+    progress: ProgressReporter,
+    stop: asyncio.Event | None,
+    report: BatchReport,
+) -> None:
+    """Give every distinct value its row: locally, or from the cache and APIMIGO."""
+    stop = stop or asyncio.Event()
+    progress.start(len(plan.checks))
+    try:
+        if job.validate_only:
+            for position, check in enumerate(plan.checks):
+                result = _local_result(check)
+                progress.advance(result)
+                rows.add(position, result)
+        else:
+            assert client is not None
+            await _consult(
+                client=client,
+                mode=job.mode,
+                plan=plan,
+                rows=rows,
+                progress=progress,
+                stop=stop,
+                report=report,
+            )
+    finally:
+        progress.finish()
+    rows.settle_rest(_unanswered_reason(report, stop))
+    report.interrupted = stop.is_set()
 
 
 @contextlib.contextmanager
@@ -319,6 +366,8 @@ async def _consult(
                 rows.add(position, result)
     except FatalAPIError as exc:
         report.fatal = exc
+    except ServiceUnavailableError as exc:
+        report.unavailable = exc
     except TimeoutError:
         log.warning("consultas en curso abandonadas %s s después de la interrupción", STOP_GRACE)
     finally:
@@ -344,15 +393,28 @@ async def _grace_after(stop: asyncio.Event) -> AsyncIterator[None]:
 def _unanswered_reason(report: BatchReport, stop: asyncio.Event) -> str:
     if report.fatal is not None:
         return f"no consultado: {report.fatal}"
+    if report.unavailable is not None:
+        return f"no consultado: {report.unavailable}"
     if stop.is_set():
         return "no consultado: ejecución interrumpida"
     return "sin respuesta de APIMIGO"
 
 
-def _columns(table: InputTable) -> list[str]:
-    original = [str(c) for c in table.frame.columns] if table.frame is not None else []
-    taken = set(original)
-    return original + [c + ENRICH_SUFFIX if c in taken else c for c in OUTPUT_COLUMNS]
+def _result_columns(job: BatchJob) -> tuple[str, ...]:
+    return (*OUTPUT_COLUMNS, SIMULATED_COLUMN) if job.simulated else OUTPUT_COLUMNS
+
+
+def _columns(table: InputTable, result_columns: Sequence[str]) -> list[str]:
+    """The input's columns, then the result's; a result name already taken gets ``_migo``."""
+    names = [str(c) for c in table.frame.columns] if table.frame is not None else []
+    taken = set(names)
+    for column in result_columns:
+        name = column
+        while name in taken:
+            name += ENRICH_SUFFIX
+        taken.add(name)
+        names.append(name)
+    return names
 
 
 class _Rows:
@@ -370,12 +432,14 @@ class _Rows:
         plan: _Plan,
         writer: ResultWriter,
         *,
+        columns: Sequence[str],
         enrich: bool,
     ) -> None:
         self.report = report
         self.table = table
         self.plan = plan
         self.writer = writer
+        self.columns = columns
         self.enrich = enrich
         self.kept: list[dict[str, Any]] = []
         self.next = 0
@@ -388,6 +452,8 @@ class _Rows:
         if result.origin is Origin.CACHE:
             report.from_cache += 1
         row = result.to_row()
+        if report.simulated:
+            row[SIMULATED_COLUMN] = True
         if self.enrich:
             self.kept.append(row)
         else:
@@ -405,15 +471,14 @@ class _Rows:
             return
         frame = self.table.frame
         assert frame is not None
-        names = _columns(self.table)
-        original = [str(c) for c in frame.columns]
-        width = len(original)
-        blank: Sequence[Any] = [""] * len(OUTPUT_COLUMNS)
+        names = _columns(self.table, self.columns)
+        width = len(frame.columns)
+        blank: Sequence[Any] = [""] * len(self.columns)
         for values, item in zip(
             frame.itertuples(index=False, name=None), self.plan.row_items, strict=True
         ):
             result = self.kept[item] if item >= 0 else None
-            extra = [result.get(c, "") for c in OUTPUT_COLUMNS] if result else blank
+            extra = [result.get(c, "") for c in self.columns] if result else blank
             self.writer.write(dict(zip(names, [*values[:width], *extra], strict=True)))
 
 

@@ -44,6 +44,7 @@ from migo_cli.exceptions import (
     InvalidValueError,
     MigoError,
     NotFoundError,
+    OutputError,
     UsageError,
 )
 from migo_cli.models import RucResult, Status
@@ -206,7 +207,8 @@ class _Signals:
     A second signal stops at once (the cache already holds every answer).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, stopping: str) -> None:
+        self.stopping = stopping  # what the command does with a stop request
         self.stop = asyncio.Event()
         self.received: int | None = None
         self._task: asyncio.Task[Any] | None = None
@@ -227,10 +229,7 @@ class _Signals:
         if self.received is None:
             self.received = signum
             self.stop.set()
-            log.warning(
-                "interrupción (%s): se guarda lo respondido y se escribe la salida parcial",
-                signal.Signals(signum).name,
-            )
+            log.warning("interrupción (%s): %s", signal.Signals(signum).name, self.stopping)
         elif self._task is not None:
             self._task.cancel()
 
@@ -242,9 +241,13 @@ class _Signals:
 T = TypeVar("T")
 
 
-def _run(api_secret: list[str], main: Callable[[_Signals], Awaitable[int]]) -> None:
+def _run(
+    api_secret: list[str],
+    main: Callable[[_Signals], Awaitable[int]],
+    stopping: str = "se detiene",
+) -> None:
     """Run ``main`` under signal handling; map library exceptions to SPEC §5's exit codes."""
-    signals = _Signals()
+    signals = _Signals(stopping)
 
     async def wrapped() -> int:
         with signals.installed():
@@ -504,6 +507,8 @@ def masivo(
         _check_positive(concurrencia, "--concurrencia")
         if rpm is not None:
             _check_positive(rpm, "--rpm")
+        if json_resumen is not None:
+            _check_summary_path(json_resumen)
         job = BatchJob(
             source=entrada,
             output=salida or default_output(entrada),
@@ -514,6 +519,7 @@ def masivo(
             validate_only=solo_validar,
             dry_run=dry_run,
             credit_check=CreditCheck.STRICT if estricto else CreditCheck.WARN,
+            simulated=api.simulated,
         )
         progress = _progress(api.quiet)
         if solo_validar or dry_run:
@@ -522,19 +528,22 @@ def masivo(
             limits = Limits(concurrency=concurrencia, rpm=rpm)
             async with _client(api, secrets, limits) as client:
                 report = await run_batch(job, client=client, progress=progress, stop=signals.stop)
-        report.simulated = api.simulated
         if json_resumen is not None:
             _write_summary(json_resumen, report)
-        if not api.quiet:
-            _render_report(report, dry_run)
+        if dry_run:  # the number is what a dry run is for: shown even with -q
+            _render_dry_run(report)
+        elif not api.quiet:
+            _render_report(report)
         if report.fatal is not None:
             _fail(str(report.fatal), EXIT_FATAL, secrets)
             return EXIT_FATAL
+        if report.unavailable is not None:
+            _fail(f"{report.unavailable}; vuelva a ejecutar más tarde", EXIT_PARTIAL, secrets)
         if signals.exit_code is not None:
             return signals.exit_code
         return EXIT_PARTIAL if report.errors else EXIT_OK
 
-    _run(secrets, main)
+    _run(secrets, main, stopping="se guarda lo respondido y se escribe la salida parcial")
 
 
 async def _offline(job: BatchJob, api: ApiOptions, progress: ProgressReporter) -> BatchReport:
@@ -561,15 +570,24 @@ def _write_summary(path: Path, report: BatchReport) -> None:
         log.error("no se pudo escribir el resumen en %s: %s", path, exc.strerror or exc)
 
 
-def _render_report(report: BatchReport, dry_run: bool) -> None:
+def _check_summary_path(path: Path) -> None:
+    """``--json-resumen`` must be writable before anything is paid for."""
+    parent = path.parent if str(path.parent) else Path()
+    if path.is_dir() or not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise OutputError(f"no se puede escribir el resumen en {path}", str(path))
+
+
+def _render_dry_run(report: BatchReport) -> None:
     summary = report.summary()
-    if dry_run:
-        stderr.print(
-            f"Consultas pagadas que haría esta ejecución: [bold]{report.estimated_calls}[/] "
-            f"({summary['unicos']} RUC distintos, {summary['formato_invalido']} con formato "
-            "inválido; nada se gastó)"
-        )
-        return
+    stderr.print(
+        f"Consultas pagadas que haría esta ejecución: [bold]{report.estimated_calls}[/] "
+        f"({summary['unicos']} RUC distintos, {summary['formato_invalido']} con formato "
+        "inválido; nada se gastó)"
+    )
+
+
+def _render_report(report: BatchReport) -> None:
+    summary = report.summary()
     table = Table(title="Resumen", show_header=False, title_justify="left")
     table.add_column("campo", style="bold")
     table.add_column("valor", justify="right")
@@ -594,7 +612,7 @@ def _render_report(report: BatchReport, dry_run: bool) -> None:
             shown = ("sí" if value else "no") if isinstance(value, bool) else str(value)
             table.add_row(label, shown)
     stderr.print(table)
-    if report.errors and not report.fatal:
+    if report.errors and not (report.fatal or report.unavailable):
         stderr.print(
             f"[yellow]{report.errors} RUC quedaron con error; vuelva a ejecutar el mismo "
             "comando: solo se consultarán esos.[/]"

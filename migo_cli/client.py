@@ -57,6 +57,7 @@ from migo_cli.exceptions import (
     RateLimitedError,
     RequestTimeoutError,
     ServerError,
+    ServiceUnavailableError,
     TransientAPIError,
 )
 from migo_cli.models import Origin, RucResult, Status
@@ -434,8 +435,9 @@ class MigoClient:
         those before it, never for a batch). ``on_result`` sees each result the
         moment it arrives, whatever the order. Setting ``stop`` ends the stream
         early: nothing new is sent, failures are not retried, in-flight requests
-        finish. A ``FatalAPIError`` is raised after every result already paid
-        for has been yielded; positions never yielded got no answer.
+        finish. A ``FatalAPIError`` (token, credits) or ``ServiceUnavailableError``
+        (``Retry.give_up_after`` RUCs failed in a row) is raised after every result
+        already paid for has been yielded; positions never yielded got no answer.
         """
         stream = _Stream(
             self,
@@ -481,12 +483,15 @@ class MigoClient:
                 )
         pending = [key for key, result in settled.items() if result is None]
         fatal: FatalAPIError | None = None
+        reason = "sin respuesta de APIMIGO"
         try:
             async for position, result in self.stream(pending, mode=mode):
                 settled[pending[position]] = result
         except FatalAPIError as exc:
             fatal = exc
-        reason = f"no consultado: {fatal}" if fatal else "sin respuesta de APIMIGO"
+            reason = f"no consultado: {exc}"
+        except ServiceUnavailableError as exc:  # the rest are errors: complete is False
+            reason = f"no consultado: {exc}"
         results = [
             result or RucResult(key, Status.ERROR, reason, origin=Origin.LOCAL)
             for key, result in settled.items()
@@ -764,6 +769,8 @@ class _Stream:
         self.jobs: asyncio.Queue[_Job | None] = asyncio.Queue(maxsize=self.workers)
         self.outbox: asyncio.Queue[_Outgoing | object] = asyncio.Queue()
         self.fatal: FatalAPIError | None = None
+        self.gave_up: ServiceUnavailableError | None = None
+        self.failures_in_a_row = 0
 
     def _emit(self, seq: int, position: int, result: RucResult) -> None:
         if self.on_result is not None:
@@ -830,7 +837,9 @@ class _Stream:
             try:
                 if self.chunk == 1:
                     seq, position, ruc = job[0]
-                    self._emit(seq, position, await client._fetch_ruc(ruc))
+                    result = await client._fetch_ruc(ruc)
+                    self._emit(seq, position, result)
+                    self._watch_health(result)
                     continue
                 results = await client._fetch_collection([ruc for _, _, ruc in job])
             except FatalAPIError as exc:
@@ -840,6 +849,22 @@ class _Stream:
             where = {ruc: (seq, position) for seq, position, ruc in job}
             for result in results:
                 self._emit(*where[result.ruc], result)
+                self._watch_health(result)
+
+    def _watch_health(self, result: RucResult) -> None:
+        """Stop asking once ``give_up_after`` RUCs in a row failed (see ``Retry``)."""
+        if result.status is not Status.ERROR:
+            self.failures_in_a_row = 0
+            return
+        self.failures_in_a_row += 1
+        limit = self.client.retry.give_up_after
+        if self.failures_in_a_row >= limit and self.gave_up is None:
+            self.gave_up = ServiceUnavailableError(
+                f"APIMIGO no responde: {limit} RUC seguidos terminaron en error "
+                f"(el último: {result.reason})"
+            )
+            log.error("%s; no se consulta el resto", self.gave_up)
+            self.halt.set()
 
     async def _watch_stop(self) -> None:
         await self.stop.wait()
@@ -879,6 +904,8 @@ class _Stream:
                 yield held.pop(seq)
             if self.fatal is not None:
                 raise self.fatal
+            if self.gave_up is not None:
+                raise self.gave_up
         finally:
             if not runner.done():
                 runner.cancel()

@@ -64,6 +64,10 @@ class Retry:
     """
 
     retries: int = 3
+    #: A batch stops asking after this many RUCs in a row end in ``error`` with no
+    #: answer between them: the API is down, and each further RUC would only spend
+    #: its retries. Rows left are ``error``; a rerun asks for them.
+    give_up_after: int = 50
     wait_initial: float = 0.5
     wait_max: float = 20.0
     wait_jitter: float = 1.0

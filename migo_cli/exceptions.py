@@ -18,8 +18,9 @@
             ├── ServerError         5xx
             ├── RateLimitedError    429 (.retry_after, seconds)
             ├── InvalidResponseError a body that is not JSON or lacks ``success``
-            └── NetworkError        connection refused, reset or dropped
-                └── RequestTimeoutError  no answer within the timeout
+            ├── NetworkError        connection refused, reset or dropped
+            │   └── RequestTimeoutError  no answer within the timeout
+            └── ServiceUnavailableError  RUC after RUC ends in error: a batch stops asking
 
 Messages are Spanish because the CLI shows them as they are; none of them ever
 contains the token.
@@ -48,6 +49,7 @@ __all__ = [
     "RateLimitedError",
     "RequestTimeoutError",
     "ServerError",
+    "ServiceUnavailableError",
     "TransientAPIError",
     "UsageError",
 ]
@@ -170,3 +172,7 @@ class NetworkError(TransientAPIError):
 
 class RequestTimeoutError(NetworkError):
     pass
+
+
+class ServiceUnavailableError(TransientAPIError):
+    """APIMIGO is down, not one RUC: asking the rest would only burn hours on retries."""

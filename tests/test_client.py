@@ -22,6 +22,7 @@ from migo_cli.exceptions import (
     InsecureBaseURLError,
     MissingTokenError,
     QuotaExceededError,
+    ServiceUnavailableError,
 )
 from migo_cli.models import Origin, RucResult, Status
 from tests.conftest import TOKEN, make_rucs
@@ -485,3 +486,36 @@ async def test_window_keeps_collection_mode_moving_past_cached_runs(
     assert [r.ruc for r in got] == rucs
     assert got[0].origin is Origin.API
     assert {r.origin for r in got[1:]} == {Origin.CACHE}
+
+
+async def test_a_stream_gives_up_when_ruc_after_ruc_fails(
+    no_sleep: None, mocked: aioresponses
+) -> None:
+    mocked.post(RUC_URL, status=503, repeat=True)
+    got: list[RucResult] = []
+    retry = Retry(retries=1, give_up_after=5)
+    async with MigoClient(TOKEN, limits=Limits(concurrency=1), retry=retry) as client:
+        with pytest.raises(ServiceUnavailableError, match="no responde"):
+            await collect(client.lookup_many(make_rucs(40)), got)
+    assert [r.status for r in got] == [Status.ERROR] * 5
+    assert calls(mocked) == 5 * 2
+
+
+async def test_one_answer_resets_the_count_of_failures(
+    no_sleep: None, mocked: aioresponses
+) -> None:
+    rucs = make_rucs(12)
+    healthy = set(rucs[3::4])
+    mocked.post(
+        RUC_URL,
+        callback=by_ruc(
+            lambda r: (
+                CallbackResult(payload=record(r)) if r in healthy else CallbackResult(status=500)
+            )
+        ),
+        repeat=True,
+    )
+    retry = Retry(retries=0, give_up_after=4)
+    async with MigoClient(TOKEN, limits=Limits(concurrency=1), retry=retry) as client:
+        results = [r async for r in client.lookup_many(rucs)]
+    assert len(results) == 12  # never four failures in a row

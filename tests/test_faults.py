@@ -33,6 +33,7 @@ import pytest
 from aiohttp import web
 
 from migo_cli.client import MigoClient
+from migo_cli.config import Retry
 from migo_cli.models import UPSTREAM_FIELDS
 from migo_cli.simulator import (
     LOOKUP_ENDPOINTS,
@@ -344,6 +345,30 @@ def test_rucs_that_always_fail_end_in_error_and_a_rerun_asks_only_for_them(
     assert ws.lookups() == len(broken)
     rows = assert_all_answered(output, rucs)
     assert {ruc for ruc, row in rows.items() if row["origen"] == "api"} == broken
+
+
+def test_an_upstream_that_stopped_answering_is_given_up_on(ws: Workspace) -> None:
+    """Every request fails: stop after ``give_up_after`` RUCs instead of hours of retries."""
+    rucs = make_rucs(300, start=9000)
+    ws.fresh_upstream(always_500_share=1.0)
+    source = ws.write_rucs(rucs)
+    output = ws.root / "caido.jsonl"
+
+    done = ws.run(source, output, "--reintentos", "0", "--concurrencia", "10")
+
+    assert done.code == 1, done.err
+    no_traceback(done)
+    assert "APIMIGO no responde" in done.err
+    assert ws.lookups() <= Retry().give_up_after + 10
+    rows = read_rows(output)
+    assert len(rows) == len(rucs)
+    assert {row["estado_consulta"] for row in rows} == {"error"}
+
+    ws.fresh_upstream()
+    again = ws.run(source, output)
+    assert again.code == 0, again.err
+    assert_all_answered(output, rucs)
+    assert ws.lookups() == len(rucs)
 
 
 # -- 429 storms ------------------------------------------------------------------------------

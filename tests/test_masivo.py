@@ -571,11 +571,6 @@ def test_enrich_xlsx_has_resultado_and_resumen_sheets(env: Path, sim: SimulatorT
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: --enriquecer gives a second column 'motivo_migo' when the input already "
-    "has one; the input column's values are lost (batch._columns / _Rows.finish)",
-)
 def test_enrich_never_overwrites_an_input_column(env: Path, sim: SimulatorThread) -> None:
     source = write_text(env / "clientes.csv", f"ruc;motivo;motivo_migo\n{RUC_ACTIVO_HABIDO};a;b\n")
     out = env / "enriquecido.csv"
@@ -587,6 +582,12 @@ def test_enrich_never_overwrites_an_input_column(env: Path, sim: SimulatorThread
     header, first = rows[0], rows[1]
     assert len(header) == len(set(header)), "duplicate column names"
     assert first[:3] == [RUC_ACTIVO_HABIDO, "a", "b"]
+    assert header[:3] + [h for h in header if "motivo" in h][2:] == [
+        "ruc",
+        "motivo",
+        "motivo_migo",
+        "motivo_migo_migo",
+    ]
 
 
 # -- duplicates, cache, resumen ------------------------------------------------------------
@@ -822,6 +823,14 @@ def test_dry_run_writes_no_output_even_by_default(env: Path, sim: SimulatorThrea
     assert_clean_exit(result, 0)
     assert "Consultas pagadas que haría esta ejecución: 4" in result.stderr
     assert sorted(p.name for p in env.iterdir() if p.name != "cache") == ["lista.csv"]
+    assert sim.stats.requests_total == 0
+
+
+def test_dry_run_says_its_number_even_when_quiet(env: Path, sim: SimulatorThread) -> None:
+    result = masivo(sim, str(_crafted(env)), "--dry-run", "-q")
+
+    assert_clean_exit(result, 0)
+    assert "Consultas pagadas que haría esta ejecución: 4" in result.stderr
     assert sim.stats.requests_total == 0
 
 
@@ -1076,6 +1085,16 @@ def _output_is_a_directory(env: Path) -> tuple[list[str], Path | None]:
     return [str(_ok_csv(env)), "-o", str(env / "carpeta.xlsx")], None
 
 
+def _output_is_the_input(env: Path) -> tuple[list[str], Path | None]:
+    source = write_text(env / "lista.csv", f"RUC\n{RUC_ACTIVO_HABIDO}\n")
+    return [str(source), "-o", str(env / "." / "lista.csv")], None
+
+
+def _summary_unwritable(env: Path) -> tuple[list[str], Path | None]:
+    summary = env / "no-existe" / "resumen.json"
+    return [str(_ok_csv(env)), "--json-resumen", str(summary)], env / "ok_resultado.xlsx"
+
+
 def _stdin_empty(env: Path) -> tuple[list[str], Path | None]:
     return ["-", "-o", str(env / "o.jsonl")], env / "o.jsonl"
 
@@ -1099,6 +1118,8 @@ BAD_CASES: list[tuple[BadCase, str]] = [
     (_output_dir_missing, "no existe la carpeta de salida"),
     (_output_under_a_file, "no está en una carpeta"),
     (_output_is_a_directory, "es una carpeta"),
+    (_output_is_the_input, "es el mismo archivo de entrada"),
+    (_summary_unwritable, "no se puede escribir el resumen"),
     (_stdin_empty, "está vacía"),
 ]
 
@@ -1234,11 +1255,6 @@ def test_demo_command_line_gives_four_sheets(env: Path) -> None:
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with --simulado the .xlsx resumen sheet does not say simulado: cli.masivo sets "
-    "report.simulated after run_batch has already written the sheet",
-)
 def test_simulated_run_is_marked_in_the_output_file(env: Path) -> None:
     source = write_text(env / "lista.txt", RUC_ACTIVO_HABIDO + "\n")
     out = env / "resultado.xlsx"
@@ -1252,6 +1268,11 @@ def test_simulated_run_is_marked_in_the_output_file(env: Path) -> None:
     assert read_summary(resumen)["simulado"] is True  # the --json-resumen says so
     with workbook(out) as book:
         assert summary_sheet(book["resumen"]).get("simulado") is True
+        assert [r["simulado"] for r in sheet_records(book["validos"])] == [True]
+    jsonl = env / "resultado.jsonl"
+    again = runner.invoke(app, ["masivo", str(source), "-o", str(jsonl), "--simulado", "-q"])
+    assert_clean_exit(again, 0)
+    assert [row["simulado"] for row in read_jsonl(jsonl)] == [True]
 
 
 # -- bugs ---------------------------------------------------------------------------------------
