@@ -5,7 +5,7 @@
 #     CRON_TZ=America/Lima
 #     30 2 * * *  . /etc/migo.env; /opt/migo/examples/cron.sh /datos/clientes.xlsx /datos/verificados
 #
-#   /etc/migo.env (chmod 600: it holds the token)
+#   /etc/migo.env (chmod 600: it holds the token; or use migo's config file)
 #     export MIGO_TOKEN=...
 #     export MIGO_CACHE_DIR=/var/cache/migo      # optional
 #
@@ -44,15 +44,11 @@ alertar() {
     fi
 }
 
-if [[ -z ${MIGO_TOKEN:-} ]]; then
-    alertar "falta MIGO_TOKEN (cárguelo desde /etc/migo.env)"
-    exit 2
-fi
-
 ejecutar() {
     registrar "inicio: $ENTRADA -> $SALIDA"
-    # -q: no progress lines in the log, only warnings and errors.
-    "$MIGO" masivo "$ENTRADA" -o "$SALIDA" --json-resumen "$RESUMEN" -q "${OPCIONES[@]}" \
+    # No -q: the log keeps a progress line every few seconds and the final summary.
+    # No token check here: migo reads MIGO_TOKEN or its config file, and exits 2 without one.
+    "$MIGO" masivo "$ENTRADA" -o "$SALIDA" --json-resumen "$RESUMEN" "${OPCIONES[@]}" \
         </dev/null >>"$LOG" 2>&1
 }
 
