@@ -227,6 +227,15 @@ class MigoClient:
                 # The next attempt's pace slot waits out the cool-down set by the 429.
 
     async def _with_retries(self, endpoint: str, payload: dict[str, Any]) -> Any:
+        # The first attempt goes without the retry machinery, whose set-up costs as
+        # much as the request itself on loopback; a failure worth retrying is then
+        # replayed as stamina's first attempt, so its backoff and budget apply as usual.
+        try:
+            return await self._send(endpoint, payload)
+        except TransientAPIError as exc:
+            if isinstance(exc, RateLimitedError) or self.retry.retries == 0:
+                raise
+            failed: TransientAPIError | None = exc
         async for attempt in stamina.retry_context(
             on=self._should_retry,
             attempts=self.retry.retries + 1,
@@ -236,6 +245,9 @@ class MigoClient:
             wait_jitter=self.retry.wait_jitter,
         ):
             with attempt:
+                if failed is not None:
+                    replay, failed = failed, None
+                    raise replay
                 return await self._send(endpoint, payload)
         raise AssertionError("unreachable: stamina re-raises the last failure")  # pragma: no cover
 
@@ -385,7 +397,7 @@ class MigoClient:
             if not isinstance(body, dict):
                 return RucResult(ruc, Status.ERROR, "respuesta de APIMIGO con forma inesperada")
             result = RucResult(ruc, Status.VALID, "", body)
-        self.cache.put_ruc(result)
+        await self.cache.keep_ruc(result)
         return result
 
     async def _fetch_collection(self, rucs: list[str]) -> list[RucResult]:
@@ -409,8 +421,8 @@ class MigoClient:
                 result = RucResult(ruc, Status.VALID, "", entry)
             else:
                 result = RucResult(ruc, Status.NOT_FOUND, _not_found_text(entry.get("message")))
-            self.cache.put_ruc(result)
             results.append(result)
+        await asyncio.gather(*(self.cache.keep_ruc(result) for result in results))
         if missing:
             results.extend(await asyncio.gather(*(self._fetch_ruc(ruc) for ruc in missing)))
         return results

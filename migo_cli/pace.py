@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from aiolimiter import AsyncLimiter
 
@@ -41,30 +39,34 @@ class Pace:
         self._successes = 0
         self._limiter = AsyncLimiter(1, 60.0 / rpm) if rpm else None
         self._resume_at = 0.0
+        self._slot = _Slot(self)
 
     @property
     def concurrency(self) -> int:
         """The width of the gate right now."""
         return self.max_concurrency - self._withheld - self._to_withhold
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """Hold one of the concurrent request slots; waits for cool-down and rpm."""
-        async with self._gate():
-            await self._wait_turn()
-            yield
+    def slot(self) -> _Slot:
+        """``async with pace.slot():`` holds one of the concurrent request slots.
 
-    @asynccontextmanager
-    async def _gate(self) -> AsyncIterator[None]:
+        Entering waits for a free slot, then for any cool-down and the rpm cap.
+        """
+        return self._slot
+
+    async def _enter(self) -> None:
         await self._slots.acquire()
         try:
-            yield
-        finally:
-            if self._to_withhold:
-                self._to_withhold -= 1
-                self._withheld += 1
-            else:
-                self._slots.release()
+            await self._wait_turn()
+        except BaseException:
+            self._leave()
+            raise
+
+    def _leave(self) -> None:
+        if self._to_withhold:
+            self._to_withhold -= 1
+            self._withheld += 1
+        else:
+            self._slots.release()
 
     async def _wait_turn(self) -> None:
         # A loop, not an Event: a 429 arriving meanwhile may push the deadline further.
@@ -97,3 +99,18 @@ class Pace:
             else:
                 self._withheld -= 1
                 self._slots.release()
+
+
+class _Slot:
+    """The context manager of ``Pace.slot`` (a class: it runs once per request)."""
+
+    __slots__ = ("_pace",)
+
+    def __init__(self, pace: Pace) -> None:
+        self._pace = pace
+
+    async def __aenter__(self) -> None:
+        await self._pace._enter()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._pace._leave()

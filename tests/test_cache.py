@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import subprocess
 import sys
@@ -131,3 +132,16 @@ def test_two_processes_share_one_directory(tmp_path: Path) -> None:
     with ResultCache(directory) as cache:
         scope = cache.scope("s")
         assert all(scope.get_ruc(ruc) is not None for ruc in theirs + ours)
+
+
+async def test_keep_ruc_returns_once_committed_and_groups_a_burst(tmp_path: Path) -> None:
+    directory = tmp_path / "c"
+    rucs = make_rucs(40)
+    with ResultCache(directory) as writer, ResultCache(directory) as reader:
+        scope, other = writer.scope("s"), reader.scope("s")
+        await scope.keep_ruc(valid(rucs[0]))
+        assert other.get_ruc(rucs[0]) is not None  # visible to another connection at once
+        await asyncio.gather(*(scope.keep_ruc(valid(ruc)) for ruc in rucs[1:]))
+        assert all(other.get_ruc(ruc) is not None for ruc in rucs)
+        await scope.keep_ruc(RucResult(rucs[0], Status.ERROR, "HTTP 503"))  # never kept
+        assert other.get_ruc(rucs[0]) is not None
