@@ -59,7 +59,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from types import TracebackType
-from typing import Any, Final, Self, TypeVar
+from typing import Any, Final, NamedTuple, Self, TypeVar
 
 from aiohttp import web
 from stdnum.pe import ruc as stdnum_ruc
@@ -85,6 +85,7 @@ __all__ = [
     "RUC_PERSONA_NATURAL",
     "RUC_SUSPENSION_TEMPORAL",
     "SPECIAL_RUCS",
+    "Exchange",
     "Simulator",
     "SimulatorConfig",
     "SimulatorStats",
@@ -676,6 +677,16 @@ def _is_key(value: object) -> bool:
     return isinstance(value, str | int) and not isinstance(value, bool)
 
 
+class Exchange(NamedTuple):
+    """One request as the simulator saw it (``Simulator(journal=True)``)."""
+
+    arrived: float  # time.monotonic()
+    answered: float
+    path: str
+    keys: tuple[str, ...]  # the RUCs (or DNI, date) it asked about
+    status: int
+
+
 @dataclass(slots=True)
 class SimulatorStats:
     """What the simulator received since it started or was last reset.
@@ -825,6 +836,7 @@ class Simulator:
         host: str = "127.0.0.1",
         port: int = 0,
         shutdown_timeout: float = 0.25,
+        journal: bool = False,
     ) -> None:
         if not _is_loopback(host):
             raise ValueError(f"el simulador solo escucha en direcciones locales, no en {host!r}")
@@ -838,6 +850,8 @@ class Simulator:
         self._rng = random.Random(self.config.seed)
         self._rng_seed = self.config.seed
         self._attempts: dict[str, int] = {}  # for fail_first: "<group> <key>" -> requests
+        #: With ``journal=True``: every API exchange, in order of answer (timing tests).
+        self.journal: list[Exchange] | None = [] if journal else None
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -924,8 +938,9 @@ class Simulator:
             _Route(EP_EXCHANGE_RANGE, EP_EXCHANGE_RANGE, _no_keys, self._prepare_exchange_range),
             _Route(EP_ACCOUNT, EP_ACCOUNT, _no_keys, self._prepare_account),
         )
+        handle = self._handle if self.journal is None else self._handle_and_note
         for route in routes:
-            app.router.add_post(route.path, functools.partial(self._handle, route=route))
+            app.router.add_post(route.path, functools.partial(handle, route=route))
         app.router.add_get("/", self._info)
         app.router.add_get("/__sim__/stats", self._get_stats)
         app.router.add_get("/__sim__/config", self._get_config)
@@ -934,6 +949,18 @@ class Simulator:
         return app
 
     # -- the request pipeline ---------------------------------------------
+
+    async def _handle_and_note(self, request: web.Request, route: _Route) -> web.StreamResponse:
+        arrived = time.monotonic()
+        response = await self._handle(request, route)
+        try:
+            body = json.loads(await request.read())  # aiohttp kept the body it read
+        except ValueError:
+            body = None
+        keys = tuple(route.keys_of(body)) if isinstance(body, dict) else ()
+        assert self.journal is not None
+        self.journal.append(Exchange(arrived, time.monotonic(), route.path, keys, response.status))
+        return response
 
     async def _handle(self, request: web.Request, route: _Route) -> web.StreamResponse:
         """Count, then network-level faults, then auth, then HTTP-level faults, then answer."""
@@ -1232,8 +1259,9 @@ class SimulatorThread:
         host: str = "127.0.0.1",
         port: int = 0,
         start_timeout: float = 10.0,
+        journal: bool = False,
     ) -> None:
-        self.simulator = Simulator(config, host=host, port=port)
+        self.simulator = Simulator(config, host=host, port=port, journal=journal)
         self._start_timeout = start_timeout
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

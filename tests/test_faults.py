@@ -30,18 +30,11 @@ from typing import Any
 
 import openpyxl
 import pytest
-from aiohttp import web
 
 from migo_cli.client import MigoClient
 from migo_cli.config import Retry
 from migo_cli.models import UPSTREAM_FIELDS
-from migo_cli.simulator import (
-    LOOKUP_ENDPOINTS,
-    Simulator,
-    SimulatorConfig,
-    SimulatorThread,
-    ruc_answer,
-)
+from migo_cli.simulator import Exchange, SimulatorConfig, SimulatorThread, ruc_answer
 from migo_cli.writers import lock_output
 from tests.conftest import TOKEN, make_rucs
 
@@ -51,47 +44,6 @@ pytestmark = pytest.mark.faults
 RUN_TIMEOUT = 120.0
 #: Columns that legitimately differ between two runs that got the same answers.
 VOLATILE = ("origen", "consultado_en")
-
-
-# -- a simulator that remembers every request ------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Seen:
-    """One API request as the simulator saw it (``time.monotonic()`` seconds)."""
-
-    arrived: float
-    answered: float
-    endpoint: str
-    rucs: tuple[str, ...]
-    status: int  # 204: the connection was dropped unanswered
-
-
-class RecordingSimulator(Simulator):
-    """The simulator, plus ``seen``: a log of every API request, in order of answer."""
-
-    def __init__(self, config: SimulatorConfig) -> None:
-        super().__init__(config)
-        self.seen: list[Seen] = []
-
-    async def _handle(self, request: web.Request, route: Any) -> web.StreamResponse:
-        arrived = time.monotonic()
-        response = await super()._handle(request, route)
-        answered = time.monotonic()
-        try:
-            body = json.loads(await request.read())  # aiohttp keeps the body it already read
-        except ValueError:
-            body = None
-        value = body.get("ruc") if isinstance(body, dict) else None
-        if request.path not in LOOKUP_ENDPOINTS or value is None:
-            rucs: tuple[str, ...] = ()
-        else:
-            rucs = tuple(map(str, value)) if isinstance(value, list) else (str(value),)
-        self.seen.append(Seen(arrived, answered, request.path, rucs, response.status))
-        return response
-
-    def answered_with(self, status: int) -> set[str]:
-        return {ruc for seen in self.seen if seen.status == status for ruc in seen.rucs}
 
 
 # -- running migo ----------------------------------------------------------------------
@@ -112,10 +64,9 @@ class Outcome:
 class Workspace:
     """A private place to run ``migo masivo`` against one recording simulator."""
 
-    def __init__(self, root: Path, sim: SimulatorThread, recorder: RecordingSimulator) -> None:
+    def __init__(self, root: Path, sim: SimulatorThread) -> None:
         self.root = root
         self.sim = sim
-        self.recorder = recorder
         self.cache_dir = root / "cache"
 
     def environ(self, cache_dir: Path | None = None, **extra: str) -> dict[str, str]:
@@ -184,6 +135,16 @@ class Workspace:
                     process.kill()
                 process.wait(RUN_TIMEOUT)
 
+    @property
+    def journal(self) -> list[Exchange]:
+        """Every API request the simulator answered, in order (see ``Simulator(journal=)``)."""
+        journal = self.sim.simulator.journal
+        assert journal is not None
+        return journal
+
+    def answered_with(self, status: int) -> set[str]:
+        return {ruc for seen in self.journal if seen.status == status for ruc in seen.keys}
+
     def lookups(self) -> int:
         return self.sim.stats.lookup_requests
 
@@ -196,16 +157,13 @@ class Workspace:
         for name, value in knobs.items():
             setattr(self.sim.config, name, value)
         self.sim.reset()
-        self.recorder.seen.clear()
+        self.journal.clear()
 
 
 @pytest.fixture
 def ws(tmp_path: Path) -> Iterator[Workspace]:
-    thread = SimulatorThread(SimulatorConfig(token=TOKEN))
-    recorder = RecordingSimulator(thread.config)
-    thread.simulator = recorder  # before start: the thread serves this one
-    with thread:
-        yield Workspace(tmp_path, thread, recorder)
+    with SimulatorThread(SimulatorConfig(token=TOKEN), journal=True) as thread:
+        yield Workspace(tmp_path, thread)
 
 
 def wait_for(
@@ -307,7 +265,7 @@ def test_every_ruc_failing_twice_is_answered_with_three_retries(ws: Workspace) -
     no_traceback(done)
     assert_all_answered(output, rucs)
     assert ws.requested() == dict.fromkeys(rucs, 3)
-    refused = [seen for seen in ws.recorder.seen if seen.rucs and seen.status == 503]
+    refused = [seen for seen in ws.journal if seen.keys and seen.status == 503]
     assert len(refused) == 2 * len(rucs)
 
 
@@ -393,14 +351,14 @@ def test_429_storm_waits_as_told_and_never_fails_a_ruc(
     assert done.code == 0, done.err
     no_traceback(done)
     assert_all_answered(output, rucs)
-    limited = [seen for seen in ws.recorder.seen if seen.status == 429]
+    limited = [seen for seen in ws.journal if seen.status == 429]
     assert limited, "el simulador no respondió ningún 429: la prueba no prueba nada"
     assert len(limited) == ws.sim.stats.by_status[429]
     assert done.seconds >= retry_after
     # No retry of a RUC came sooner than Retry-After asked, counted from the 429 being sent.
     # (An HTTP date has whole seconds: it asks for up to one second more, never less.)
     for ruc in rucs:
-        history = sorted((s for s in ws.recorder.seen if ruc in s.rucs), key=lambda s: s.arrived)
+        history = sorted((s for s in ws.journal if ruc in s.keys), key=lambda s: s.arrived)
         for before, after in itertools.pairwise(history):
             if before.status == 429:
                 waited = after.arrived - before.answered
@@ -451,7 +409,7 @@ def test_html_502_and_answers_without_success_are_retried_never_a_crash(
     assert done.code == 0, done.err
     no_traceback(done)
     rows = assert_all_answered(output, rucs)
-    lookups = [seen for seen in ws.recorder.seen if seen.rucs]
+    lookups = [seen for seen in ws.journal if seen.keys]
     assert any(seen.status == 502 for seen in lookups), "ningún 502 HTML: no prueba nada"
     valid = sum(row["estado_consulta"] == "valido" for row in rows.values())
     answered_200 = sum(seen.status == 200 for seen in lookups)
@@ -494,7 +452,7 @@ def test_quota_exhausted_mid_run_keeps_every_answer_and_the_rerun_asks_for_the_r
     assert ws.sim.stats.by_status[402] >= 1
     rows = by_ruc(read_rows(output))
     assert sorted(rows) == sorted(rucs)
-    found, missing = ws.recorder.answered_with(200), ws.recorder.answered_with(404)
+    found, missing = ws.answered_with(200), ws.answered_with(404)
     assert len(found | missing) == credits  # every credit spent was an answer
     for ruc, row in rows.items():
         if ruc in found | missing:

@@ -614,3 +614,20 @@ def test_serve_blocks_until_ctrl_c() -> None:
         proc.send_signal(signal.SIGINT)
         assert proc.stdout.read().strip() == "detenido"
         assert proc.wait(timeout=5) == 0
+
+
+async def test_journal_notes_every_exchange_in_order(http: aiohttp.ClientSession) -> None:
+    config = SimulatorConfig(always_500={RUC_NO_HABIDO})
+    async with Simulator(config, journal=True) as sim:
+        await call(http, sim, RUC, ruc=RUC_ACTIVO_HABIDO)
+        await call(http, sim, RUC, ruc=RUC_NO_HABIDO)
+        await call(http, sim, RUC, token=None, ruc=RUC_ACTIVO_HABIDO)
+        assert sim.journal is not None
+        assert [(e.path, e.keys, e.status) for e in sim.journal] == [
+            (RUC, (RUC_ACTIVO_HABIDO,), 200),
+            (RUC, (RUC_NO_HABIDO,), 500),
+            (RUC, (RUC_ACTIVO_HABIDO,), 401),
+        ]
+        assert all(e.arrived <= e.answered for e in sim.journal)
+    async with Simulator() as plain:
+        assert plain.journal is None
