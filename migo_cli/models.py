@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -79,9 +80,21 @@ OUTPUT_COLUMNS: tuple[str, ...] = BASE_COLUMNS + UPSTREAM_FIELDS
 _NOT_DATA = frozenset({"success", "ruc"})
 
 
+_last_second: tuple[int, str] = (0, "")
+
+
 def now_iso() -> str:
-    """Local time with its UTC offset, to the second: what a person reads in a log."""
-    return datetime.now().astimezone().isoformat(timespec="seconds")
+    """Local time with its UTC offset, to the second: what a person reads in a log.
+
+    Formatted once a second, not once a result: at thousands of answers a
+    second the time-zone lookup alone was a visible cost.
+    """
+    global _last_second  # noqa: PLW0603 - a one-entry memo
+    second = int(time.time())
+    if _last_second[0] != second:
+        stamp = datetime.fromtimestamp(second).astimezone().isoformat(timespec="seconds")
+        _last_second = (second, stamp)
+    return _last_second[1]
 
 
 @dataclass(slots=True)
