@@ -95,6 +95,8 @@ _DNI, _REPRESENTATIVES, _EXCHANGE, _EXCHANGE_RANGE = "dni", "representantes", "t
 #: at most: it must never hold a run back.
 ACCOUNT_CHECK_TIMEOUT = 5.0
 
+_RUC_UNKNOWN = "SUNAT no registra este RUC"
+
 #: How long the other requests wait for the first one's answer. A wrong token then
 #: costs one call; a first RUC that hangs holds the rest back only this long.
 PROBE_PATIENCE = 2.0
@@ -384,19 +386,32 @@ class MigoClient:
             return RucResult.rejected(check.raw, check.reason)
         return self.cache.get_ruc(check.ruc) or await self._fetch_ruc(check.ruc)
 
-    async def _fetch_ruc(self, ruc: str) -> RucResult:
+    async def _ask(
+        self, endpoint: str, payload: dict[str, Any], unknown: str, *, listing: bool = False
+    ) -> tuple[Status, str, dict[str, Any]]:
+        """One lookup's outcome (SPEC §1): ``(status, motivo, body)``.
+
+        ``valido`` with the answer, ``no_existe`` with ``unknown`` (plus
+        APIMIGO's words), or ``error`` after the retries. A ``FatalAPIError``
+        propagates: it ends a batch, not a row. With ``listing``, a bare list
+        answer is taken as ``{"data": [...]}``.
+        """
         try:
-            body = await self.request(RUC_ENDPOINT, {"ruc": ruc})
+            body = await self.request(endpoint, payload)
         except NotFoundError as exc:
-            result = RucResult(ruc, Status.NOT_FOUND, _not_found_reason(exc))
+            return Status.NOT_FOUND, _unknown(unknown, str(exc)), {}
         except FatalAPIError:
             raise
         except APIError as exc:
-            return RucResult(ruc, Status.ERROR, str(exc))
-        else:
-            if not isinstance(body, dict):
-                return RucResult(ruc, Status.ERROR, "respuesta de APIMIGO con forma inesperada")
-            result = RucResult(ruc, Status.VALID, "", body)
+            return Status.ERROR, str(exc), {}
+        if listing and isinstance(body, list):
+            body = {"data": body}
+        if not isinstance(body, dict):
+            return Status.ERROR, "respuesta de APIMIGO con forma inesperada", {}
+        return Status.VALID, "", body
+
+    async def _fetch_ruc(self, ruc: str) -> RucResult:
+        result = RucResult(ruc, *await self._ask(RUC_ENDPOINT, {"ruc": ruc}, _RUC_UNKNOWN))
         await self.cache.keep_ruc(result)
         return result
 
@@ -420,7 +435,8 @@ class MigoClient:
             if success:
                 result = RucResult(ruc, Status.VALID, "", entry)
             else:
-                result = RucResult(ruc, Status.NOT_FOUND, _not_found_text(entry.get("message")))
+                reason = _unknown(_RUC_UNKNOWN, entry.get("message"))
+                result = RucResult(ruc, Status.NOT_FOUND, reason)
             results.append(result)
         await asyncio.gather(*(self.cache.keep_ruc(result) for result in results))
         if missing:
@@ -524,20 +540,12 @@ class MigoClient:
         cached = DniResult.from_cache(number, self.cache.get(_DNI, number))
         if cached is not None:
             return cached
-        try:
-            body = await self.request(DNI_ENDPOINT, {"dni": number})
-        except NotFoundError as exc:
-            result = DniResult(
-                number, Status.NOT_FOUND, _unknown("RENIEC no registra este DNI", exc)
-            )
-        except FatalAPIError:
-            raise
-        except APIError as exc:
-            return DniResult(number, Status.ERROR, str(exc))
-        else:
-            if not isinstance(body, dict):
-                return DniResult(number, Status.ERROR, "respuesta de APIMIGO con forma inesperada")
-            result = DniResult(number, Status.VALID, "", _data(body, "dni"))
+        status, reason, body = await self._ask(
+            DNI_ENDPOINT, {"dni": number}, "RENIEC no registra este DNI"
+        )
+        result = DniResult(number, status, reason, _data(body, "dni"))
+        if status is Status.ERROR:
+            return result
         ttl = self.cache.ttl
         expire = ttl.dni if result.found else ttl.not_found
         self.cache.put(_DNI, number, result.cache_entry(), expire)
@@ -559,18 +567,15 @@ class MigoClient:
         cached = LegalRepresentatives.from_cache(number, self.cache.get(_REPRESENTATIVES, number))
         if cached is not None:
             return cached
-        try:
-            body = await self.request(REPRESENTATIVES_ENDPOINT, {"ruc": number})
-        except NotFoundError as exc:
-            result = LegalRepresentatives(
-                number, Status.NOT_FOUND, _unknown("SUNAT no registra este RUC", exc)
-            )
-        except FatalAPIError:
-            raise
-        except APIError as exc:
-            return LegalRepresentatives(number, Status.ERROR, str(exc))
+        status, reason, body = await self._ask(
+            REPRESENTATIVES_ENDPOINT, {"ruc": number}, _RUC_UNKNOWN, listing=True
+        )
+        if status is not Status.VALID:
+            result = LegalRepresentatives(number, status, reason)
+            if status is Status.ERROR:
+                return result
         else:
-            people = body.get("data") if isinstance(body, dict) else body
+            people = body.get("data")
             if not isinstance(people, list):
                 reason = "respuesta de APIMIGO sin lista de representantes"
                 return LegalRepresentatives(number, Status.ERROR, reason)
@@ -697,24 +702,15 @@ def _data(body: dict[str, Any], *skip: str) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k != "success" and k not in skip}
 
 
-def _unknown(prefix: str, exc: NotFoundError) -> str:
-    message = str(exc)
-    return f"{prefix} ({message})" if message and message != "no existe" else prefix
+def _unknown(prefix: str, message: object) -> str:
+    """Why a value is ``no_existe``: our words, then APIMIGO's when it said more."""
+    text = " ".join(message.split()) if isinstance(message, str) else ""
+    return f"{prefix} ({text})" if text and text != "no existe" else prefix
 
 
 def _stopping() -> bool:
     stop = _STOPPING.get()
     return stop is not None and stop.is_set()
-
-
-def _not_found_text(message: object) -> str:
-    text = message if isinstance(message, str) and message.strip() else ""
-    return f"SUNAT no registra este RUC ({text})" if text else "SUNAT no registra este RUC"
-
-
-def _not_found_reason(exc: NotFoundError) -> str:
-    message = str(exc)
-    return _not_found_text("" if message == "no existe" else message)
 
 
 def _collection_entries(body: Any) -> dict[str, dict[str, Any]]:
