@@ -619,12 +619,16 @@ def _render_report(report: BatchReport) -> None:
         )
 
 
+_CacheDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache-dir", help="Carpeta de la caché (si no: MIGO_CACHE_DIR o la del usuario)."
+    ),
+]
+
+
 @cache_app.command("info")
-def cache_info(
-    cache_dir: Annotated[
-        Path | None, typer.Option("--cache-dir", help="Carpeta de la caché.")
-    ] = None,
-) -> None:
+def cache_info(cache_dir: _CacheDir = None) -> None:
     """Entradas, tamaño y ubicación de la caché."""
     _setup_logging(False, False)
     with ResultCache(cache_dir or default_cache_dir()) as cache:
@@ -639,9 +643,7 @@ def cache_clear(
     ruc: Annotated[
         str | None, typer.Option("--ruc", help="Borrar solo las entradas de este RUC.")
     ] = None,
-    cache_dir: Annotated[
-        Path | None, typer.Option("--cache-dir", help="Carpeta de la caché.")
-    ] = None,
+    cache_dir: _CacheDir = None,
 ) -> None:
     """Borrar la caché completa, o solo un RUC."""
     _setup_logging(False, False)
