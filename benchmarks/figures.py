@@ -24,7 +24,6 @@ from benchmarks.workload import (
     TOKEN,
     MigoRun,
     check_complete,
-    make_rucs,
     migo_command,
     run_child,
     run_migo,
@@ -35,6 +34,7 @@ from benchmarks.workload import (
 from migo_cli.client import LookupMode
 from migo_cli.config import COLLECTION_MAX
 from migo_cli.models import OUTPUT_COLUMNS, Origin
+from migo_cli.simulator import make_rucs
 from migo_cli.writers import open_writer
 
 T = TypeVar("T")

@@ -16,8 +16,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from stdnum.pe import ruc as stdnum_ruc
-
 from migo_cli.batch import BatchJob, BatchReport, run_batch
 from migo_cli.cache import ResultCache
 from migo_cli.client import LookupMode, MigoClient
@@ -30,15 +28,6 @@ TOKEN = "bench-token-not-secret"
 #: (any request would end as a connection-refused ``error`` row, and be counted).
 DEAD_UPSTREAM = "http://127.0.0.1:9"
 CACHE_SCOPE = "local"  # what every loopback upstream (the simulator) reads and writes
-
-
-def make_rucs(count: int, start: int = 0, prefix: str = "20") -> list[str]:
-    """``count`` distinct, well-formed RUCs (the same generator as the tests)."""
-    rucs = []
-    for number in range(start, start + count):
-        base = f"{prefix}{number:08d}"
-        rucs.append(base + stdnum_ruc.calc_check_digit(base))
-    return rucs
 
 
 def write_csv(path: Path, rucs: list[str]) -> Path:

@@ -92,6 +92,7 @@ __all__ = [
     "SimulatorThread",
     "dni_answer",
     "exchange_rate",
+    "make_rucs",
     "ruc_answer",
     "serve",
 ]
@@ -457,6 +458,18 @@ def _ruc_entry(ruc: str) -> tuple[float, dict[str, Any] | None]:
 def _lookup_ruc(ruc: str, not_found_share: float) -> dict[str, Any] | None:
     draw, data = _ruc_entry(ruc)
     return data if data is not None and draw >= not_found_share else None
+
+
+def make_rucs(count: int, start: int = 0, prefix: str = "20") -> list[str]:
+    """``count`` distinct well-formed RUCs (``prefix``, then ``start``, ``start + 1``...).
+
+    For feeding the simulator: tests, benchmarks and trying things out.
+    """
+    rucs = []
+    for number in range(start, start + count):
+        base = f"{prefix}{number:08d}"
+        rucs.append(base + stdnum_ruc.calc_check_digit(base))
+    return rucs
 
 
 def ruc_answer(ruc: str, not_found_share: float = DEFAULT_NOT_FOUND_SHARE) -> dict[str, Any] | None:

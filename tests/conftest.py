@@ -7,21 +7,13 @@ from pathlib import Path
 
 import pytest
 import stamina
-from stdnum.pe import ruc as stdnum_ruc
 
 from migo_cli import pace
-from migo_cli.simulator import SimulatorConfig, SimulatorThread
+from migo_cli.simulator import SimulatorConfig, SimulatorThread, make_rucs
 
 TOKEN = "tok-SECRETO-1234567890"
 
-
-def make_rucs(count: int, start: int = 0, prefix: str = "20") -> list[str]:
-    """``count`` distinct RUCs with correct check digits."""
-    rucs = []
-    for number in range(start, start + count):
-        base = f"{prefix}{number:08d}"
-        rucs.append(base + stdnum_ruc.calc_check_digit(base))
-    return rucs
+__all__ = ["TOKEN", "make_rucs"]
 
 
 @pytest.fixture
