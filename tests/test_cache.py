@@ -12,10 +12,14 @@ from pathlib import Path
 import pytest
 
 from migo_cli.cache import ResultCache
+from migo_cli.client import cache_scope_for
+from migo_cli.config import DEFAULT_BASE_URL
 from migo_cli.models import Origin, RucResult, Status
 from tests.conftest import make_rucs
 
 RUC = "20100038146"
+#: The scope answers from the real APIMIGO live in (no request is made here).
+REAL_API = cache_scope_for(DEFAULT_BASE_URL)
 
 
 def valid(ruc: str = RUC) -> RucResult:
@@ -24,7 +28,7 @@ def valid(ruc: str = RUC) -> RucResult:
 
 def test_answers_round_trip_and_errors_are_never_kept(tmp_path: Path) -> None:
     with ResultCache(tmp_path / "c") as cache:
-        scope = cache.scope("api.migo.pe")
+        scope = cache.scope(REAL_API)
         scope.put_ruc(valid())
         scope.put_ruc(RucResult("20131312955", Status.NOT_FOUND, "SUNAT no registra este RUC"))
         scope.put_ruc(RucResult("20601234567", Status.ERROR, "HTTP 503"))
@@ -45,13 +49,13 @@ def test_answers_round_trip_and_errors_are_never_kept(tmp_path: Path) -> None:
 def test_scopes_keep_upstreams_apart(tmp_path: Path) -> None:
     with ResultCache(tmp_path / "c") as cache:
         cache.scope("local").put_ruc(valid())
-        assert cache.scope("api.migo.pe").get_ruc(RUC) is None
+        assert cache.scope(REAL_API).get_ruc(RUC) is None
         assert cache.scope("local").get_ruc(RUC) is not None
 
 
 def test_clear_one_ruc_in_every_scope_or_everything(tmp_path: Path) -> None:
     with ResultCache(tmp_path / "c") as cache:
-        for scope in ("local", "api.migo.pe"):
+        for scope in ("local", REAL_API):
             cache.scope(scope).put_ruc(valid())
             cache.scope(scope).put_ruc(valid("20131312955"))
         assert cache.clear(RUC) == 2
