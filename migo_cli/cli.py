@@ -268,6 +268,22 @@ def _run(
     raise typer.Exit(code)
 
 
+def _run_api(
+    api: ApiOptions,
+    secrets: list[str],
+    main: Callable[[_Signals], Awaitable[int]],
+    stopping: str = "se detiene",
+) -> None:
+    """``_run`` for a command with the common API options: logging set up, options checked."""
+    _setup_logging(api.verbose, api.quiet)
+
+    async def checked(signals: _Signals) -> int:
+        _check_positive(api.timeout, "--timeout")
+        return await main(signals)
+
+    _run(secrets, checked, stopping)
+
+
 def _fail(message: str, code: int, secrets: list[str]) -> int:
     for secret in secrets:
         message = message.replace(secret, "***")
@@ -363,11 +379,9 @@ def consultar(
     api: ApiOptions,
 ) -> None:
     """Consultar uno o algunos RUC. Sale con 0 solo si todos son válidos."""
-    _setup_logging(api.verbose, api.quiet)
     secrets: list[str] = []
 
     async def main(signals: _Signals) -> int:
-        _check_positive(api.timeout, "--timeout")
         checks = [check_ruc(value) for value in dict.fromkeys(rucs)]
         if any(check is None for check in checks):
             raise InvalidValueError("hay un RUC vacío entre los argumentos")
@@ -386,7 +400,7 @@ def consultar(
             return signals.exit_code
         return EXIT_OK if all(r.status is Status.VALID for r in results) else EXIT_PARTIAL
 
-    _run(secrets, main)
+    _run_api(api, secrets, main)
 
 
 def _print_json(results: list[RucResult], simulated: bool) -> None:
@@ -499,11 +513,9 @@ def masivo(
 
       migo masivo rucs.txt --dry-run
     """
-    _setup_logging(api.verbose, api.quiet)
     secrets: list[str] = []
 
     async def main(signals: _Signals) -> int:
-        _check_positive(api.timeout, "--timeout")
         _check_positive(concurrencia, "--concurrencia")
         if rpm is not None:
             _check_positive(rpm, "--rpm")
@@ -543,7 +555,7 @@ def masivo(
             return signals.exit_code
         return EXIT_PARTIAL if report.errors else EXIT_OK
 
-    _run(secrets, main, stopping="se guarda lo respondido y se escribe la salida parcial")
+    _run_api(api, secrets, main, stopping="se guarda lo respondido y se escribe la salida parcial")
 
 
 async def _offline(job: BatchJob, api: ApiOptions, progress: ProgressReporter) -> BatchReport:
@@ -774,11 +786,9 @@ def dni(
 
     Ejemplo: migo dni 12345678 87654321 --json
     """
-    _setup_logging(api.verbose, api.quiet)
     secrets: list[str] = []
 
     async def main(signals: _Signals) -> int:
-        _check_positive(api.timeout, "--timeout")
         numbers = list(dict.fromkeys(check_dni(value) for value in dnis))
         async with _client(api, secrets) as client:
             work = _all([client.lookup_dni(number) for number in numbers])
@@ -792,7 +802,7 @@ def dni(
             _print_dni_table(results, api.simulated)
         return EXIT_OK if all(r.found for r in results) else EXIT_PARTIAL
 
-    _run(secrets, main)
+    _run_api(api, secrets, main)
 
 
 def _print_dni_table(results: list[DniResult], simulated: bool) -> None:
@@ -839,11 +849,9 @@ def tipo_cambio(
 
       migo tipo-cambio --desde 2024-05-01 --hasta 2024-05-31 --json
     """
-    _setup_logging(api.verbose, api.quiet)
     secrets: list[str] = []
 
     async def main(signals: _Signals) -> int:
-        _check_positive(api.timeout, "--timeout")
         if fecha is not None and (desde is not None or hasta is not None):
             raise InvalidValueError("use --fecha, o bien --desde y --hasta, pero no ambos")
         if hasta is not None and desde is None:
@@ -884,7 +892,7 @@ def tipo_cambio(
             _print_rates(rates, api.simulated)
         return EXIT_OK
 
-    _run(secrets, main)
+    _run_api(api, secrets, main)
 
 
 def _price(value: float | None) -> str:
@@ -914,11 +922,9 @@ def representantes(
 
     Ejemplo: migo representantes 20100038146
     """
-    _setup_logging(api.verbose, api.quiet)
     secrets: list[str] = []
 
     async def main(signals: _Signals) -> int:
-        _check_positive(api.timeout, "--timeout")
         check = check_ruc(ruc)
         if check is None:
             raise InvalidValueError("el RUC está vacío")
@@ -934,7 +940,7 @@ def representantes(
             _print_representatives(result, api.simulated)
         return EXIT_OK if result.found else EXIT_PARTIAL
 
-    _run(secrets, main)
+    _run_api(api, secrets, main)
 
 
 def _print_representatives(result: LegalRepresentatives, simulated: bool) -> None:
@@ -967,11 +973,9 @@ def cuenta(
     api: ApiOptions,
 ) -> None:
     """Datos de la cuenta de APIMIGO y consultas disponibles (no gasta consultas)."""
-    _setup_logging(api.verbose, api.quiet)
     secrets: list[str] = []
 
     async def main(signals: _Signals) -> int:
-        _check_positive(api.timeout, "--timeout")
         async with _client(api, secrets) as client:
             try:
                 info = await _unless_stopped(signals, client.account())
@@ -987,7 +991,7 @@ def cuenta(
             _print_account(info, api.simulated)
         return EXIT_OK
 
-    _run(secrets, main)
+    _run_api(api, secrets, main)
 
 
 _ACCOUNT_LABELS = {
