@@ -15,7 +15,8 @@ The library is what the ``migo`` command runs::
     with Migo(token) as migo:
         result = migo.lookup_ruc("20100038146")
 
-Layout: ``ruc`` (local rules), ``client`` (APIMIGO over aiohttp), ``pace``,
+Layout: ``ruc`` (local rules), ``dialects`` (APIMIGO's API 1.0 and 2.0 as a table of
+routes), ``client`` (APIMIGO over aiohttp), ``pace``, ``diagnostics`` (``migo diagnostico``),
 ``cache`` (diskcache), ``readers``/``writers`` (files), ``batch`` (the
 ``masivo`` pipeline), ``progress``, ``simulator``, ``config`` (defaults),
 ``exceptions``, ``services`` (DNI, exchange rates, representatives, account, batch
@@ -27,10 +28,14 @@ from migo_cli.batch import BatchJob, BatchReport, CreditCheck, default_output, r
 from migo_cli.cache import CacheInfo, ResultCache
 from migo_cli.client import ClientStats, LookupMode, MigoClient
 from migo_cli.config import CacheTTL, Limits, Retry, Timeout
+from migo_cli.diagnostics import Check, Diagnosis, Outcome, Problem, diagnose
+from migo_cli.dialects import V1, V2, Dialect, Operation
 from migo_cli.exceptions import (
+    AccessDeniedError,
     APIError,
     AuthenticationError,
     ConfigError,
+    EndpointNotFoundError,
     FatalAPIError,
     InputError,
     InsecureBaseURLError,
@@ -44,6 +49,7 @@ from migo_cli.exceptions import (
     OutputLockedError,
     QuotaExceededError,
     RateLimitedError,
+    RejectedValueError,
     RequestTimeoutError,
     ServerError,
     TransientAPIError,
@@ -69,17 +75,24 @@ from migo_cli.writers import ResultWriter, open_writer
 
 __all__ = [
     "OUTPUT_COLUMNS",
+    "V1",
+    "V2",
     "APIError",
+    "AccessDeniedError",
     "AccountInfo",
     "AuthenticationError",
     "BatchJob",
     "BatchReport",
     "CacheInfo",
     "CacheTTL",
+    "Check",
     "ClientStats",
     "ConfigError",
     "CreditCheck",
+    "Diagnosis",
+    "Dialect",
     "DniResult",
+    "EndpointNotFoundError",
     "ExchangeRate",
     "FatalAPIError",
     "InputError",
@@ -100,12 +113,16 @@ __all__ = [
     "NetworkError",
     "NotFoundError",
     "NullProgress",
+    "Operation",
     "Origin",
+    "Outcome",
     "OutputError",
     "OutputLockedError",
+    "Problem",
     "ProgressReporter",
     "QuotaExceededError",
     "RateLimitedError",
+    "RejectedValueError",
     "RequestTimeoutError",
     "ResultCache",
     "ResultWriter",
@@ -125,6 +142,7 @@ __all__ = [
     "check_dni",
     "check_ruc",
     "default_output",
+    "diagnose",
     "is_valid_ruc",
     "normalize",
     "open_writer",

@@ -34,7 +34,8 @@ log = logging.getLogger("migo.cache")
 SCHEMA = 1
 SIZE_LIMIT = 4 * 2**30  # a million RUC answers take about 1 GiB
 _ERRORS = (sqlite3.Error, OSError, pickle.PickleError, EOFError, ValueError, TypeError)
-_CACHED = (Status.VALID, Status.NOT_FOUND)
+#: Answers worth keeping; a 422 (formato_invalido from APIMIGO) is one, like not found.
+_CACHED = (Status.VALID, Status.NOT_FOUND, Status.INVALID)
 
 
 @dataclass(frozen=True, slots=True)

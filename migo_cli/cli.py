@@ -36,8 +36,10 @@ from migo_cli.config import (
     Timeout,
     default_cache_dir,
     resolve_base_url,
+    resolve_dialect,
     resolve_token,
 )
+from migo_cli.diagnostics import Diagnosis, Outcome, Problem, diagnose
 from migo_cli.exceptions import (
     APIError,
     FatalAPIError,
@@ -45,6 +47,7 @@ from migo_cli.exceptions import (
     MigoError,
     NotFoundError,
     OutputError,
+    RejectedValueError,
     UsageError,
 )
 from migo_cli.models import RucResult, Status
@@ -100,6 +103,7 @@ class ApiOptions:
     refresh: bool
     cache_dir: Path | None
     simulated: bool
+    dialect: str | None
     verbose: bool
     quiet: bool
 
@@ -129,6 +133,9 @@ _API_PARAMETERS = [
          "Carpeta de la caché (si no: MIGO_CACHE_DIR, o la carpeta de caché del usuario).", _API),
         ("simulated", bool, False, ("--simulado",),
          "Usar un simulador local de APIMIGO: sin token, datos ficticios.", _API),
+        ("dialect", str | None, None, ("--api",),
+         "Versión de la API de APIMIGO: v1 o v2 (si no: MIGO_API, la clave api del archivo "
+         "de configuración, o v1). Lo que la v2 no ofrece se consulta con la v1.", _API),
         ("verbose", bool, False, ("-v", "--verbose"), "Más detalle en los mensajes.", _OUT),
         ("quiet", bool, False, ("-q", "--quiet"),
          "Solo errores: sin barra de progreso ni resumen.", _OUT),
@@ -327,6 +334,7 @@ async def _client(
             async with MigoClient(
                 token,
                 base_url=base_url,
+                api=api.dialect,
                 limits=limits,
                 timeout=Timeout(total=api.timeout),
                 retry=Retry(retries=api.retries),
@@ -546,9 +554,9 @@ def masivo(
             _render_dry_run(report)
         elif not api.quiet:
             _render_report(report)
-        if report.fatal is not None:
-            _fail(str(report.fatal), EXIT_FATAL, secrets)
-            return EXIT_FATAL
+        if report.fatal is not None:  # a wrong URL is the user's to fix (2), the rest 3
+            code = EXIT_USAGE if isinstance(report.fatal, UsageError) else EXIT_FATAL
+            return _fail(str(report.fatal), code, secrets)
         if report.unavailable is not None:
             _fail(f"{report.unavailable}; vuelva a ejecutar más tarde", EXIT_PARTIAL, secrets)
         if signals.exit_code is not None:
@@ -687,9 +695,20 @@ def simulador(
         int | None, typer.Option("--creditos", help="Consultas disponibles (si no: ilimitadas).")
     ] = None,
     semilla: Annotated[int, typer.Option("--semilla", help="Semilla de lo aleatorio.")] = 0,
+    version_api: Annotated[
+        str,
+        typer.Option(
+            "--api", help="Versión de la API del ejemplo que se muestra (se sirven la v1 y la v2)."
+        ),
+    ] = "v1",
 ) -> None:
-    """Servir un APIMIGO simulado en 127.0.0.1 (para pruebas y demostraciones)."""
+    """Servir un APIMIGO simulado en 127.0.0.1 (para pruebas y demostraciones).
+
+    Responde como APIMIGO documenta: las dos versiones de la API, token en el cuerpo (v1) o
+    como Bearer (v2), y los códigos 401, 403, 404, 422 y 429 con sus formas.
+    """
     try:
+        dialect = resolve_dialect(version_api)
         config = SimulatorConfig(
             latency_ms=latencia,
             error_share=errores,
@@ -699,6 +718,8 @@ def simulador(
             credits=creditos,
             seed=semilla,
         )
+    except UsageError as exc:
+        raise typer.Exit(_fail(str(exc), EXIT_USAGE, [])) from None
     except ValueError as exc:
         raise typer.Exit(_fail(f"opción no válida: {exc}", EXIT_USAGE, [])) from None
 
@@ -706,6 +727,7 @@ def simulador(
         stderr.print(
             f"Simulador de APIMIGO en [bold]{sim.base_url}[/] (Ctrl-C para terminar)\n"
             f"Pruebe: migo consultar 20100038146 --base-url {sim.base_url} --token prueba"
+            f" --api {dialect.name}"
         )
 
     try:
@@ -876,6 +898,8 @@ def tipo_cambio(
                 when = f"el {day}" if day is not None else "hoy"
                 message = f"APIMIGO no tiene tipo de cambio para {when} ({exc})"
                 return _fail(message, EXIT_PARTIAL, secrets)
+            except RejectedValueError as exc:
+                return _fail(f"APIMIGO no aceptó la fecha: {exc}", EXIT_USAGE, secrets)
             except FatalAPIError:
                 raise
             except APIError as exc:
@@ -1017,6 +1041,64 @@ def _print_account(info: AccountInfo, simulated: bool) -> None:
         label = _ACCOUNT_LABELS.get(key, key.replace("_", " ").capitalize())
         table.add_row(label, str(value))
     stdout.print(table)
+
+
+@app.command()
+@api_options
+def diagnostico(
+    as_json: Annotated[bool, _JSON_OPTION] = False,
+    *,
+    api: ApiOptions,
+) -> None:
+    """Revisar la configuración sin gastar consultas: token, URL, ruta, créditos, caché.
+
+    Sale con 0 si todo está bien, 3 si APIMIGO rechaza el token (o niega el acceso, o no
+    quedan consultas), 2 si falta configurar algo (token, --base-url, --api) y 1 si no
+    hubo respuesta.
+    """
+    secrets: list[str] = []
+
+    async def run(token: str | None, base_url: str | None) -> Diagnosis:
+        timeout = Timeout(total=api.timeout)
+        return await diagnose(
+            token, base_url=base_url, api=api.dialect, cache_dir=api.cache_dir, limits=timeout
+        )
+
+    async def main(signals: _Signals) -> int:
+        if api.simulated:
+            async with _upstream(api) as (token, base_url):
+                report = await run(token, base_url)
+        else:
+            report = await run(api.token, api.base_url)
+        if as_json:
+            _emit_json([check.to_dict() for check in report.checks], api.simulated)
+        else:
+            _print_diagnosis(report)
+        if report.passed:
+            return EXIT_OK
+        codes = {Problem.CONFIG: EXIT_USAGE, Problem.REJECTED: EXIT_FATAL}
+        return codes.get(report.problem or Problem.OTHER, EXIT_PARTIAL)
+
+    _run_api(api, secrets, main)
+
+
+_OUTCOME_STYLE = {
+    Outcome.OK: "green",
+    Outcome.FAILED: "bold red",
+    Outcome.INFO: "cyan",
+    Outcome.SKIPPED: "dim",
+}
+
+
+def _print_diagnosis(report: Diagnosis) -> None:
+    width = max(len(check.name) for check in report.checks)
+    for check in report.checks:
+        style = _OUTCOME_STYLE[check.outcome]
+        stdout.print(
+            f"[{style}]{check.outcome.value:<7}[/] {check.name:<{width}}  {check.detail}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def main() -> None:

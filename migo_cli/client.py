@@ -22,12 +22,13 @@ import email.utils
 import json
 import logging
 import re
+import ssl
 import time
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -43,11 +44,15 @@ from migo_cli.config import (
     Timeout,
     is_loopback_url,
     resolve_base_url,
+    resolve_dialect,
     resolve_token,
 )
+from migo_cli.dialects import Dialect, Operation
 from migo_cli.exceptions import (
+    AccessDeniedError,
     APIError,
     AuthenticationError,
+    EndpointNotFoundError,
     FatalAPIError,
     InvalidResponseError,
     InvalidValueError,
@@ -55,6 +60,7 @@ from migo_cli.exceptions import (
     NotFoundError,
     QuotaExceededError,
     RateLimitedError,
+    RejectedValueError,
     RequestTimeoutError,
     ServerError,
     ServiceUnavailableError,
@@ -78,16 +84,6 @@ __all__ = ["ClientStats", "LookupMode", "MigoClient", "cache_scope_for"]
 
 log = logging.getLogger("migo.client")
 
-RUC_ENDPOINT = "/api/v1/ruc"
-COLLECTION_ENDPOINT = "/api/v1/ruc/collection"
-LOOKUP_ENDPOINTS = frozenset({RUC_ENDPOINT, COLLECTION_ENDPOINT})
-DNI_ENDPOINT = "/api/v1/dni"
-REPRESENTATIVES_ENDPOINT = "/api/v1/ruc/representantes-legales"
-EXCHANGE_LATEST_ENDPOINT = "/api/v1/exchange/latest"
-EXCHANGE_DATE_ENDPOINT = "/api/v1/exchange/date"
-EXCHANGE_RANGE_ENDPOINT = "/api/v1/exchange"
-ACCOUNT_ENDPOINT = "/api/v1/account"
-
 #: Cache kinds of the other services (``CacheScope.get/put``); RUC answers have their own.
 _DNI, _REPRESENTATIVES, _EXCHANGE, _EXCHANGE_RANGE = "dni", "representantes", "tc", "tc-rango"
 
@@ -109,6 +105,8 @@ _QUOTA_MESSAGE = re.compile(
     r"cr[ée]dito|saldo|agotad|sin consultas|consultas disponibles|l[ií]mite de consultas|quota",
     re.IGNORECASE,
 )
+#: A ``success: false`` that is about the token, not the RUC (SPEC §1).
+_AUTH_MESSAGE = re.compile(r"token|unauthenticated|autentic|no autorizado", re.IGNORECASE)
 # Set in a stream's worker tasks: once a run is stopping, failures are not retried.
 _STOPPING: contextvars.ContextVar[asyncio.Event | None] = contextvars.ContextVar(
     "migo_stopping", default=None
@@ -167,9 +165,11 @@ class MigoClient:
         retry: Retry | None = None,
         cache: ResultCache | None = None,
         session: aiohttp.ClientSession | None = None,
+        api: Dialect | str | None = None,
     ) -> None:
         self._token = resolve_token(token)
         self.base_url = resolve_base_url(base_url)
+        self.dialect = resolve_dialect(api)
         self.limits = limits or Limits()
         self.timeout = timeout or Timeout()
         self.retry = retry or Retry()
@@ -183,7 +183,7 @@ class MigoClient:
         self._probing = False
 
     def __repr__(self) -> str:  # the token stays out of reprs, logs and tracebacks
-        return f"MigoClient(base_url={self.base_url!r})"
+        return f"MigoClient(base_url={self.base_url!r}, api={self.dialect.name!r})"
 
     async def __aenter__(self) -> Self:
         self._ensure_session()
@@ -210,30 +210,32 @@ class MigoClient:
 
     # -- one request ---------------------------------------------------------
 
-    async def request(self, endpoint: str, payload: dict[str, Any] | None = None) -> Any:
-        """POST ``payload`` (plus the token) to ``endpoint``; the parsed JSON on success.
+    async def request(self, operation: Operation, values: dict[str, Any] | None = None) -> Any:
+        """Ask APIMIGO for ``operation`` with ``values``; the parsed JSON on success.
 
+        The dialect decides the method, path and where the token travels.
         Retries transient failures with exponential backoff and jitter, waits out
-        429s as ``Retry-After`` says (on their own budget), raises ``NotFoundError``
-        for a well-formed value APIMIGO does not know, ``FatalAPIError`` subclasses
-        for token and credit problems.
+        429s as ``Retry-After`` says (on their own budget), raises
+        ``NotFoundError`` for a well-formed value APIMIGO does not know,
+        ``RejectedValueError`` for one its validation refuses (422), and
+        ``FatalAPIError`` subclasses for token, access, credit and URL problems.
         """
         rate_limited = 0
         while True:
             try:
-                return await self._with_retries(endpoint, payload or {})
+                return await self._with_retries(operation, values or {})
             except RateLimitedError:
                 rate_limited += 1
                 if rate_limited > self.retry.rate_limit_waits or _stopping():
                     raise
                 # The next attempt's pace slot waits out the cool-down set by the 429.
 
-    async def _with_retries(self, endpoint: str, payload: dict[str, Any]) -> Any:
+    async def _with_retries(self, operation: Operation, values: dict[str, Any]) -> Any:
         # The first attempt goes without the retry machinery, whose set-up costs as
         # much as the request itself on loopback; a failure worth retrying is then
         # replayed as stamina's first attempt, so its backoff and budget apply as usual.
         try:
-            return await self._send(endpoint, payload)
+            return await self._send(operation, values)
         except TransientAPIError as exc:
             if isinstance(exc, RateLimitedError) or self.retry.retries == 0:
                 raise
@@ -250,7 +252,7 @@ class MigoClient:
                 if failed is not None:
                     replay, failed = failed, None
                     raise replay
-                return await self._send(endpoint, payload)
+                return await self._send(operation, values)
         raise AssertionError("unreachable: stamina re-raises the last failure")  # pragma: no cover
 
     def _should_retry(self, exc: Exception) -> bool:
@@ -262,7 +264,7 @@ class MigoClient:
         log.debug("reintento%s: %s", f" de {exc.ruc}" if exc.ruc else "", exc)
         return True
 
-    async def _send(self, endpoint: str, payload: dict[str, Any]) -> Any:
+    async def _send(self, operation: Operation, values: dict[str, Any]) -> Any:
         if self._fatal is not None:
             raise self._refused()
         probing = False
@@ -277,89 +279,132 @@ class MigoClient:
             else:
                 self._probing = probing = True
         try:
-            return await self._exchange(endpoint, payload)
+            return await self._exchange(operation, values)
         finally:
             if probing:
                 self._probing = False
                 self._gate.set()
 
-    async def _exchange(self, endpoint: str, payload: dict[str, Any]) -> Any:
+    async def _exchange(self, operation: Operation, values: dict[str, Any]) -> Any:
+        route = self.dialect.route(operation)
+        if route is None:
+            raise InvalidValueError(
+                f"la API {self.dialect.name} de APIMIGO no ofrece {operation.value}"
+                " (pruebe con --api v2)"
+            )
         session = self._ensure_session()
-        ruc = payload.get("ruc") if isinstance(payload.get("ruc"), str) else None
+        ruc = values.get("ruc") if isinstance(values.get("ruc"), str) else None
+        call = route.request(self._token, values)
+        url = self.base_url + call.path
+        where: dict[str, Any] = {"endpoint": call.path, "ruc": ruc}
         async with self._pace.slot():
             if self._fatal is not None:
                 raise self._refused()
             self.stats.requests += 1
-            if endpoint in LOOKUP_ENDPOINTS:
+            if operation.is_lookup:
                 self.stats.lookup_requests += 1
             try:
-                async with session.post(
-                    self.base_url + endpoint, json={**payload, "token": self._token}
+                # Never follow a redirect: APIMIGO redirects a rejected token to a login
+                # page, and a redirect must never carry the token to another host.
+                async with session.request(
+                    call.method,
+                    url,
+                    json=call.json,
+                    params=call.params,
+                    headers=call.headers,
+                    allow_redirects=False,
                 ) as response:
                     body = await response.read()
                     status = response.status
                     retry_after = response.headers.get("Retry-After")
+                    location = response.headers.get("Location")
             except TimeoutError as exc:
                 raise RequestTimeoutError(
-                    f"sin respuesta en {self.timeout.total:g} s", endpoint=endpoint, ruc=ruc
+                    f"APIMIGO no respondió en {self.timeout.total:g} s", **where
                 ) from exc
             except aiohttp.ClientError as exc:
-                raise NetworkError(
-                    f"error de conexión: {type(exc).__name__}", endpoint=endpoint, ruc=ruc
-                ) from exc
-        return self._classify(status, body, retry_after, endpoint, ruc)
+                raise NetworkError(_network_reason(exc, url), **where) from exc
+        reply = _Reply(status, body, retry_after, location, url)
+        return self._classify(operation, reply, where)
 
-    def _classify(
-        self, status: int, raw: bytes, retry_after: str | None, endpoint: str, ruc: str | None
-    ) -> Any:
-        """SPEC §1's table, in one place."""
-        where: dict[str, Any] = {"status": status, "endpoint": endpoint, "ruc": ruc}
-        if status in (401, 403):
+    def _classify(self, operation: Operation, reply: _Reply, where: dict[str, Any]) -> Any:
+        """SPEC §1's table, in one place, for both dialects."""
+        status = reply.status
+        where = {"status": status, **where}
+        if 300 <= status < 400:
+            target = f" a {reply.location}" if reply.location else ""
             raise self._poison(
-                AuthenticationError(f"APIMIGO rechazó el token (HTTP {status})", **where)
+                AuthenticationError(
+                    f"APIMIGO respondió con una redirección (HTTP {status}{target}) en lugar de "
+                    "datos: no aceptó el token",
+                    **where,
+                )
             )
-        if status == 402:
-            raise self._poison(
-                QuotaExceededError("APIMIGO: sin consultas disponibles (HTTP 402)", **where)
-            )
+        if status == 401:
+            raise self._poison(AuthenticationError("APIMIGO rechazó el token (HTTP 401)", **where))
         if status == 429:
             self.stats.rate_limited += 1
-            wait = parse_retry_after(retry_after, self.retry)
+            wait = parse_retry_after(reply.retry_after, self.retry)
             self._pace.rate_limited(wait)
             raise RateLimitedError(
                 f"límite de consultas de APIMIGO (HTTP 429), espera {wait:g} s",
                 retry_after=wait,
-                endpoint=endpoint,
-                ruc=ruc,
+                **{k: v for k, v in where.items() if k != "status"},
             )
         self._pace.succeeded()
         if status >= 500:
             raise ServerError(f"error del servidor de APIMIGO (HTTP {status})", **where)
         try:
-            body = json.loads(raw)
+            body = json.loads(reply.body)
         except ValueError:
-            if status == 404:
-                raise NotFoundError("no existe", **where) from None
-            raise InvalidResponseError(
-                f"respuesta ilegible de APIMIGO (HTTP {status}, no es JSON)", **where
-            ) from None
+            body = None
         message = self._message(body)
-        if status == 404:
+        refused = isinstance(body, dict) and body.get("success") is False
+        if refused and _AUTH_MESSAGE.search(message):
+            raise self._poison(AuthenticationError(f"APIMIGO rechazó el token: {message}", **where))
+        if status == 402 or (refused and _QUOTA_MESSAGE.search(message)):
+            said = message or f"sin consultas disponibles (HTTP {status})"
+            raise self._poison(QuotaExceededError(f"APIMIGO: {said}", **where))
+        if status == 403:
+            said = f": {message}" if message else ""
+            raise self._poison(
+                AccessDeniedError(f"APIMIGO denegó el acceso (HTTP 403){said}", **where)
+            )
+        if status == 404 and refused:
             raise NotFoundError(message or "no existe", **where)
-        if isinstance(body, dict) and body.get("success") is False:
-            if _QUOTA_MESSAGE.search(message):
-                raise self._poison(QuotaExceededError(f"APIMIGO: {message}", **where))
+        if status in (404, 405):
+            error = EndpointNotFoundError(
+                f"la dirección {reply.url} no existe en APIMIGO (HTTP {status}); revise "
+                f"--base-url (ahora {self.base_url}) y --api (ahora {self.dialect.name})",
+                **where,
+            )
+            # The credit check is informative: a missing /account must not stop lookups.
+            raise error if operation is Operation.ACCOUNT else self._poison(error)
+        if status == 422:
+            raise RejectedValueError(message or "dato no válido", **where)
+        if refused:
             if status >= 400:
                 raise APIError(f"APIMIGO rechazó la consulta (HTTP {status}): {message}", **where)
             raise NotFoundError(message or "no existe", **where)
         if status >= 400:
-            raise APIError(f"APIMIGO rechazó la consulta (HTTP {status}): {message}", **where)
+            said = f": {message}" if message else ""
+            raise APIError(f"APIMIGO rechazó la consulta (HTTP {status}){said}", **where)
+        if body is None:
+            raise InvalidResponseError(
+                f"respuesta ilegible de APIMIGO (HTTP {status}, no es JSON)", **where
+            )
         if isinstance(body, list) or (isinstance(body, dict) and body.get("success") is True):
             return body
         raise InvalidResponseError("respuesta de APIMIGO sin el campo 'success'", **where)
 
     def _message(self, body: Any) -> str:
-        text = body.get("message") if isinstance(body, dict) else None
+        """APIMIGO's words (``message``, else the first validation error), token masked."""
+        if not isinstance(body, dict):
+            return ""
+        text = body.get("message")
+        errors = body.get("errors")
+        if not isinstance(text, str) or not text.strip():
+            text = _first_error(errors)
         if not isinstance(text, str):
             return ""
         return " ".join(text.replace(self._token, "***").split())[:200]
@@ -387,19 +432,27 @@ class MigoClient:
         return self.cache.get_ruc(check.ruc) or await self._fetch_ruc(check.ruc)
 
     async def _ask(
-        self, endpoint: str, payload: dict[str, Any], unknown: str, *, listing: bool = False
+        self,
+        operation: Operation,
+        values: dict[str, Any],
+        unknown: str,
+        *,
+        listing: bool = False,
     ) -> tuple[Status, str, dict[str, Any]]:
         """One lookup's outcome (SPEC §1): ``(status, motivo, body)``.
 
         ``valido`` with the answer, ``no_existe`` with ``unknown`` (plus
-        APIMIGO's words), or ``error`` after the retries. A ``FatalAPIError``
+        APIMIGO's words), ``formato_invalido`` when APIMIGO's validation refused
+        the value (422), or ``error`` after the retries. A ``FatalAPIError``
         propagates: it ends a batch, not a row. With ``listing``, a bare list
         answer is taken as ``{"data": [...]}``.
         """
         try:
-            body = await self.request(endpoint, payload)
+            body = await self.request(operation, values)
         except NotFoundError as exc:
             return Status.NOT_FOUND, _unknown(unknown, str(exc)), {}
+        except RejectedValueError as exc:
+            return Status.INVALID, f"APIMIGO: {exc}", {}
         except FatalAPIError:
             raise
         except APIError as exc:
@@ -411,14 +464,14 @@ class MigoClient:
         return Status.VALID, "", body
 
     async def _fetch_ruc(self, ruc: str) -> RucResult:
-        result = RucResult(ruc, *await self._ask(RUC_ENDPOINT, {"ruc": ruc}, _RUC_UNKNOWN))
+        result = RucResult(ruc, *await self._ask(Operation.RUC, {"ruc": ruc}, _RUC_UNKNOWN))
         await self.cache.keep_ruc(result)
         return result
 
     async def _fetch_collection(self, rucs: list[str]) -> list[RucResult]:
         """Up to 100 RUCs in one call; RUCs the answer does not settle are asked one by one."""
         try:
-            entries = _collection_entries(await self.request(COLLECTION_ENDPOINT, {"ruc": rucs}))
+            entries = _collection_entries(await self.request(Operation.COLLECTION, {"ruc": rucs}))
         except FatalAPIError:
             raise
         except APIError as exc:
@@ -541,7 +594,7 @@ class MigoClient:
         if cached is not None:
             return cached
         status, reason, body = await self._ask(
-            DNI_ENDPOINT, {"dni": number}, "RENIEC no registra este DNI"
+            Operation.DNI, {"dni": number}, "RENIEC no registra este DNI"
         )
         result = DniResult(number, status, reason, _data(body, "dni"))
         if status is Status.ERROR:
@@ -568,7 +621,7 @@ class MigoClient:
         if cached is not None:
             return cached
         status, reason, body = await self._ask(
-            REPRESENTATIVES_ENDPOINT, {"ruc": number}, _RUC_UNKNOWN, listing=True
+            Operation.REPRESENTATIVES, {"ruc": number}, _RUC_UNKNOWN, listing=True
         )
         if status is not Status.VALID:
             result = LegalRepresentatives(number, status, reason)
@@ -596,18 +649,16 @@ class MigoClient:
         ``APIError`` subclasses when it did not answer.
         """
         if day is None:
-            key, endpoint, payload, requested = "latest", EXCHANGE_LATEST_ENDPOINT, {}, None
+            key, operation, payload, requested = "latest", Operation.EXCHANGE_LATEST, {}, None
         else:
             requested = parse_date(day).isoformat()
-            key, endpoint, payload = requested, EXCHANGE_DATE_ENDPOINT, {"fecha": requested}
+            key, operation, payload = requested, Operation.EXCHANGE_DATE, {"fecha": requested}
         cached = ExchangeRate.from_cache(self.cache.get(_EXCHANGE, key), requested)
         if cached is not None:
             return cached
-        body = await self.request(endpoint, payload)
+        body = await self.request(operation, payload)
         if not isinstance(body, dict):
-            raise InvalidResponseError(
-                "respuesta de tipo de cambio con forma inesperada", endpoint=endpoint
-            )
+            raise InvalidResponseError("respuesta de tipo de cambio con forma inesperada")
         rate = ExchangeRate.from_api(body, requested=requested)
         ttl = self.cache.ttl
         if requested is None:
@@ -640,12 +691,10 @@ class MigoClient:
                 if isinstance(i, dict)
             ]
         payload = {"fecha_inicio": first.isoformat(), "fecha_fin": last.isoformat()}
-        body = await self.request(EXCHANGE_RANGE_ENDPOINT, payload)
+        body = await self.request(Operation.EXCHANGE_RANGE, payload)
         items = body.get("data") if isinstance(body, dict) else body
         if not isinstance(items, list):
-            raise InvalidResponseError(
-                "respuesta de tipo de cambio sin lista de fechas", endpoint=EXCHANGE_RANGE_ENDPOINT
-            )
+            raise InvalidResponseError("respuesta de tipo de cambio sin lista de fechas")
         rates = [ExchangeRate.from_api(i) for i in items if isinstance(i, dict)]
         ttl = self.cache.ttl
         if rates:  # an empty answer may be a passing glitch: never kept for a year
@@ -671,11 +720,9 @@ class MigoClient:
         Raises ``APIError`` subclasses when APIMIGO does not answer with it
         (``NotFoundError`` if the endpoint is not there).
         """
-        body = await self.request(ACCOUNT_ENDPOINT)
+        body = await self.request(Operation.ACCOUNT)
         if not isinstance(body, dict):
-            raise InvalidResponseError(
-                "respuesta de la cuenta con forma inesperada", endpoint=ACCOUNT_ENDPOINT
-            )
+            raise InvalidResponseError("respuesta de la cuenta con forma inesperada")
         return AccountInfo.from_api(body)
 
     async def remaining_credits(self, *, patience: float = ACCOUNT_CHECK_TIMEOUT) -> int | None:
@@ -688,7 +735,7 @@ class MigoClient:
         """
         try:
             async with asyncio.timeout(patience):
-                body = await self._send(ACCOUNT_ENDPOINT, {})
+                body = await self._send(Operation.ACCOUNT, {})
         except (APIError, TimeoutError) as exc:
             log.debug("no se pudo consultar la cuenta (%s)", str(exc) or "sin respuesta")
             return None
@@ -696,6 +743,50 @@ class MigoClient:
             log.debug("respuesta de la cuenta con forma inesperada")
             return None
         return AccountInfo.from_api(body).credits
+
+
+class _Reply(NamedTuple):
+    """What came back for one request, read before the connection was released."""
+
+    status: int
+    body: bytes
+    retry_after: str | None
+    location: str | None
+    url: str
+
+
+def _network_reason(exc: aiohttp.ClientError, url: str) -> str:
+    """A Spanish sentence naming the host and the cause, never a Python class name."""
+    host = urlsplit(url).hostname or url
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
+        return f"certificado TLS inválido para {host}"
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return f"no se encontró el servidor {host} (DNS)"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        cause = exc.os_error
+        if isinstance(cause, ConnectionRefusedError):
+            return f"no se pudo conectar con {host}: conexión rechazada"
+        if isinstance(cause, ssl.SSLError):
+            return f"certificado TLS inválido para {host}"
+        return f"no se pudo conectar con {host}: {cause.strerror or 'sin ruta al servidor'}"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return f"{host} cerró la conexión sin responder"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return f"la respuesta de {host} llegó incompleta"
+    if isinstance(exc, aiohttp.ClientOSError) and isinstance(exc.__cause__ or exc, OSError):
+        return f"la conexión con {host} se interrumpió"
+    return f"falla de red al consultar {host}"
+
+
+def _first_error(errors: object) -> str | None:
+    """The first message of a Laravel validation answer (``{"errors": {"ruc": ["..."]}}``)."""
+    if isinstance(errors, dict):
+        for messages in errors.values():
+            if isinstance(messages, list) and messages and isinstance(messages[0], str):
+                return messages[0]
+            if isinstance(messages, str):
+                return messages
+    return None
 
 
 def _data(body: dict[str, Any], *skip: str) -> dict[str, Any]:

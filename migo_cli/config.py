@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import platformdirs
 
+from migo_cli.dialects import DIALECTS, Dialect, dialect_named
 from migo_cli.exceptions import ConfigError, InsecureBaseURLError, MissingTokenError
 
 APP_NAME = "migo"
@@ -23,6 +24,8 @@ ENV_TOKEN = "MIGO_TOKEN"
 ENV_BASE_URL = "MIGO_BASE_URL"
 ENV_CACHE_DIR = "MIGO_CACHE_DIR"
 ENV_CONFIG_FILE = "MIGO_CONFIG"
+ENV_API = "MIGO_API"
+DEFAULT_API = "v1"
 
 #: Most RUCs APIMIGO accepts in one ``/api/v1/ruc/collection`` call.
 COLLECTION_MAX = 100
@@ -118,13 +121,39 @@ def _read_config() -> dict[str, object]:
 
 def resolve_token(explicit: str | None) -> str:
     """The token from ``--token``, else ``MIGO_TOKEN``, else the config file."""
-    for candidate in (explicit, os.environ.get(ENV_TOKEN)):
+    return find_token(explicit)[0]
+
+
+def find_token(explicit: str | None) -> tuple[str, str]:
+    """``(token, where it came from)``: the source is said in Spanish, the token never is."""
+    for candidate, source in ((explicit, "--token"), (os.environ.get(ENV_TOKEN), ENV_TOKEN)):
         if candidate and candidate.strip():
-            return candidate.strip()
+            return candidate.strip(), source
     value = _read_config().get("token")
     if isinstance(value, str) and value.strip():
-        return value.strip()
+        return value.strip(), f"archivo {config_file()}"
     raise MissingTokenError(config_file())
+
+
+def resolve_dialect(explicit: str | Dialect | None) -> Dialect:
+    """``--api``, else ``MIGO_API``, else the config file's ``api``, else API 1.0."""
+    if isinstance(explicit, Dialect):
+        return explicit
+    source, name = "--api", explicit
+    if not name:
+        source, name = ENV_API, os.environ.get(ENV_API)
+    if not name:
+        value = _read_config().get("api")
+        source, name = f"la clave api de {config_file()}", value if isinstance(value, str) else None
+    if not name:
+        return dialect_named(DEFAULT_API)
+    try:
+        return dialect_named(name)
+    except KeyError:
+        choices = " o ".join(DIALECTS)
+        raise ConfigError(
+            f"{source}: versión de API desconocida {name!r} (use {choices})"
+        ) from None
 
 
 def resolve_base_url(explicit: str | None) -> str:

@@ -2,7 +2,7 @@
 
     MigoError
     ├── UsageError                  nothing was spent; the caller must change something (exit 2)
-    │   ├── ConfigError             the config file cannot be read
+    │   ├── ConfigError             the config file cannot be read, or names an unknown --api
     │   ├── MissingTokenError       no token in --token, MIGO_TOKEN or the config file
     │   ├── InsecureBaseURLError    the token would travel in clear to another machine
     │   ├── InvalidValueError       a DNI, date or option value that cannot be right
@@ -10,10 +10,14 @@
     │   └── OutputError             the output cannot be written
     │       └── OutputLockedError   another run holds the output's lock
     └── APIError                    APIMIGO did not answer with data (.status, .endpoint, .ruc)
-        ├── NotFoundError           404 or success: false: an answer, not a failure
+        ├── NotFoundError           404 with success: false, or 200 with it: an answer
+        ├── RejectedValueError      422: APIMIGO refused the value itself (an answer, cached)
         ├── FatalAPIError           stops a whole batch at once, never retried (exit 3)
-        │   ├── AuthenticationError 401 / 403: the token was rejected
-        │   └── QuotaExceededError  402, or credits exhausted
+        │   ├── AuthenticationError 401, a redirect (to a login page), a token message
+        │   ├── AccessDeniedError   403: plan, credits or permission
+        │   ├── QuotaExceededError  402, or credits exhausted
+        │   └── EndpointNotFoundError  404/405 that is not APIMIGO's answer: a wrong
+        │                           --base-url or --api; also a UsageError (exit 2)
         └── TransientAPIError       worth retrying; after the last attempt a row is ``error``
             ├── ServerError         5xx
             ├── RateLimitedError    429 (.retry_after, seconds)
@@ -21,6 +25,10 @@
             ├── NetworkError        connection refused, reset or dropped
             │   └── RequestTimeoutError  no answer within the timeout
             └── ServiceUnavailableError  RUC after RUC ends in error: a batch stops asking
+
+``EndpointNotFoundError`` is the one class with two parents: it stops a batch like
+every ``FatalAPIError`` (nothing more is sent, nothing is cached) and, like every
+``UsageError``, it means the user must change something and nothing was spent.
 
 Messages are Spanish because the CLI shows them as they are; none of them ever
 contains the token.
@@ -32,8 +40,10 @@ from pathlib import Path
 
 __all__ = [
     "APIError",
+    "AccessDeniedError",
     "AuthenticationError",
     "ConfigError",
+    "EndpointNotFoundError",
     "FatalAPIError",
     "InputError",
     "InsecureBaseURLError",
@@ -47,6 +57,7 @@ __all__ = [
     "OutputLockedError",
     "QuotaExceededError",
     "RateLimitedError",
+    "RejectedValueError",
     "RequestTimeoutError",
     "ServerError",
     "ServiceUnavailableError",
@@ -128,6 +139,10 @@ class NotFoundError(APIError):
     """The value is well-formed but SUNAT / RENIEC do not know it."""
 
 
+class RejectedValueError(APIError):
+    """APIMIGO's validation refused the value (422); the message is APIMIGO's own."""
+
+
 class FatalAPIError(APIError):
     """Further requests would fail the same way (or cost money for nothing)."""
 
@@ -136,8 +151,16 @@ class AuthenticationError(FatalAPIError):
     pass
 
 
+class AccessDeniedError(FatalAPIError):
+    pass
+
+
 class QuotaExceededError(FatalAPIError):
     pass
+
+
+class EndpointNotFoundError(FatalAPIError, UsageError):
+    """The URL asked does not exist upstream: every other request would fail the same way."""
 
 
 class TransientAPIError(APIError):

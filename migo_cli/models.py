@@ -97,6 +97,10 @@ def now_iso() -> str:
     return _last_second[1]
 
 
+def _normal(value: object) -> str:
+    return " ".join(value.split()).upper() if isinstance(value, str) else ""
+
+
 @dataclass(slots=True)
 class RucResult:
     """What migo knows about one RUC after this run.
@@ -120,11 +124,15 @@ class RucResult:
 
     @property
     def billable(self) -> bool:
-        """``apto_facturacion``: the RUC can appear on an invoice."""
+        """``apto_facturacion``: the RUC can appear on an invoice.
+
+        Compared after trimming and upper-casing (SPEC §1): APIMIGO passes on
+        SUNAT's text as it comes, and a stray space must not block an invoice.
+        """
         return (
             self.status is Status.VALID
-            and self.data.get("estado_del_contribuyente") == "ACTIVO"
-            and self.data.get("condicion_de_domicilio") == "HABIDO"
+            and _normal(self.data.get("estado_del_contribuyente")) == "ACTIVO"
+            and _normal(self.data.get("condicion_de_domicilio")) == "HABIDO"
         )
 
     def to_row(self) -> dict[str, Any]:

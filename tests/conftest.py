@@ -30,6 +30,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """A clean environment for the CLI: private cache dir, no token, no config file."""
     monkeypatch.delenv("MIGO_TOKEN", raising=False)
     monkeypatch.delenv("MIGO_BASE_URL", raising=False)
+    monkeypatch.delenv("MIGO_API", raising=False)
     monkeypatch.setenv("MIGO_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("MIGO_CONFIG", str(tmp_path / "no-config.toml"))
     monkeypatch.chdir(tmp_path)

@@ -18,11 +18,14 @@ from migo_cli.cache import ResultCache
 from migo_cli.client import LookupMode, MigoClient, parse_retry_after
 from migo_cli.config import CacheTTL, Limits, Retry
 from migo_cli.exceptions import (
+    AccessDeniedError,
     AuthenticationError,
+    EndpointNotFoundError,
     InsecureBaseURLError,
     MissingTokenError,
     QuotaExceededError,
     ServiceUnavailableError,
+    UsageError,
 )
 from migo_cli.models import Origin, RucResult, Status
 from tests.conftest import TOKEN, make_rucs
@@ -60,25 +63,34 @@ def calls(m: aioresponses, url: str = RUC_URL) -> int:
     return sum(len(v) for (method, u), v in m.requests.items() if str(u) == url)
 
 
-# -- SPEC §1: every row of the classification table ---------------------------
+# -- SPEC §1: every row of the classification table, in both dialects -----------------
 
 OK = {"payload": record(RUC)}
 CASES: list[tuple[str, list[dict[str, Any]], Status]] = [
     ("200 success", [OK], Status.VALID),
     (
-        "404",
+        "404 NotFound de APIMIGO",
         [{"status": 404, "payload": {"success": False, "message": "No existe"}}],
-        Status.NOT_FOUND,
-    ),
-    (
-        "404 sin JSON",
-        [{"status": 404, "body": "Not Found", "content_type": "text/plain"}],
         Status.NOT_FOUND,
     ),
     (
         "200 success false",
         [{"payload": {"success": False, "message": "RUC no encontrado"}}],
         Status.NOT_FOUND,
+    ),
+    (
+        "422",
+        [
+            {
+                "status": 422,
+                "payload": {
+                    "success": False,
+                    "message": "El ruc debe tener 11 dígitos.",
+                    "errors": {"ruc": ["El ruc debe tener 11 dígitos."]},
+                },
+            }
+        ],
+        Status.INVALID,
     ),
     ("5xx luego 200", [{"status": 500}, {"status": 502}, {"status": 503}, OK], Status.VALID),
     ("5xx agotado", [{"status": 503}] * 4, Status.ERROR),
@@ -101,62 +113,184 @@ CASES: list[tuple[str, list[dict[str, Any]], Status]] = [
 ]
 
 
+@pytest.fixture(params=["v1", "v2"])
+def dialect(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def ruc_url(dialect: str, ruc: str = RUC) -> str:
+    return RUC_URL if dialect == "v1" else f"{BASE}/api/v2/ruc/{ruc}"
+
+
+def answer_ruc(m: aioresponses, dialect: str, ruc: str = RUC, **answer: Any) -> None:
+    """Register one answer for ``ruc`` on the dialect's route (POST in v1, GET in v2)."""
+    register = m.post if dialect == "v1" else m.get
+    register(ruc_url(dialect, ruc), **answer)
+
+
 @pytest.mark.parametrize(("answers", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 async def test_classification(
-    client: MigoClient, mocked: aioresponses, answers: list[dict[str, Any]], expected: Status
+    no_sleep: None,
+    mocked: aioresponses,
+    dialect: str,
+    answers: list[dict[str, Any]],
+    expected: Status,
 ) -> None:
     for answer in answers:
-        mocked.post(RUC_URL, **answer)
-    result = await client.lookup_ruc(RUC)
+        answer_ruc(mocked, dialect, **answer)
+    async with MigoClient(TOKEN, api=dialect, limits=Limits(concurrency=4)) as client:
+        result = await client.lookup_ruc(RUC)
     assert result.status is expected
-    assert calls(mocked) == len(answers)  # retried exactly as long as it was transient
+    assert calls(mocked, ruc_url(dialect)) == len(answers)  # retried only while transient
     assert result.origin is Origin.API
     if expected is Status.VALID:
         assert result.data["nombre_o_razon_social"] == f"EMPRESA {RUC}"
     else:
         assert result.reason
+    if expected is Status.INVALID:
+        assert result.reason == "APIMIGO: El ruc debe tener 11 dígitos."
 
 
-@pytest.mark.parametrize(
-    ("status", "payload", "error"),
-    [
-        (401, {"success": False, "message": "Token inválido"}, AuthenticationError),
-        (403, {"success": False}, AuthenticationError),
-        (402, {"success": False}, QuotaExceededError),
-        (200, {"success": False, "message": "No tiene créditos disponibles"}, QuotaExceededError),
-    ],
-)
+_LARAVEL_ROUTE_404 = {"message": "The route api/v1/ruc could not be found."}
+_HTML = {"body": "<html><title>Login</title></html>", "content_type": "text/html"}
+FATAL: list[tuple[str, dict[str, Any], type[Exception]]] = [
+    ("401", {"status": 401, "payload": {"message": "Unauthenticated."}}, AuthenticationError),
+    (
+        "302 al login",
+        {"status": 302, "headers": {"Location": "/login"}, **_HTML},
+        AuthenticationError,
+    ),
+    ("301", {"status": 301, "headers": {"Location": "https://otro/"}}, AuthenticationError),
+    (
+        "200 success false de token",
+        {"payload": {"success": False, "message": "Token inválido"}},
+        AuthenticationError,
+    ),
+    (
+        "403",
+        {"status": 403, "payload": {"success": False, "message": "Plan sin acceso"}},
+        AccessDeniedError,
+    ),
+    ("402", {"status": 402, "payload": {"success": False}}, QuotaExceededError),
+    (
+        "200 sin créditos",
+        {"payload": {"success": False, "message": "No tiene créditos disponibles"}},
+        QuotaExceededError,
+    ),
+    ("404 HTML", {"status": 404, **_HTML}, EndpointNotFoundError),
+    ("404 de Laravel", {"status": 404, "payload": _LARAVEL_ROUTE_404}, EndpointNotFoundError),
+    ("405", {"status": 405, "payload": {"message": "Method not allowed"}}, EndpointNotFoundError),
+]
+
+
+@pytest.mark.parametrize(("answer", "error"), [c[1:] for c in FATAL], ids=[c[0] for c in FATAL])
 async def test_fatal_answers_raise_without_retry(
-    client: MigoClient,
     mocked: aioresponses,
-    status: int,
-    payload: dict[str, Any],
+    tmp_path: Path,
+    dialect: str,
+    answer: dict[str, Any],
     error: type[Exception],
 ) -> None:
-    mocked.post(RUC_URL, status=status, payload=payload, repeat=True)
-    with pytest.raises(error):
-        await client.lookup_ruc(RUC)
-    assert calls(mocked) == 1
-    with pytest.raises(error):  # later calls are refused locally
-        await client.lookup_ruc("20131312955")
-    assert calls(mocked) == 1
+    answer_ruc(mocked, dialect, repeat=True, **answer)
+    other = "20131312955"
+    if dialect == "v2":  # its own URL; in v1 every RUC shares one
+        answer_ruc(mocked, dialect, other, payload=record(other), repeat=True)
+    with ResultCache(tmp_path / "cache") as cache:
+        async with MigoClient(TOKEN, api=dialect, cache=cache) as client:
+            with pytest.raises(error) as info:
+                await client.lookup_ruc(RUC)
+            with pytest.raises(error):  # later calls are refused locally
+                await client.lookup_ruc(other)
+        assert sum(len(sent) for sent in mocked.requests.values()) == 1
+        assert cache.info().entries == 0  # nothing but answers reaches the cache
+    assert TOKEN not in str(info.value)
+    if error is EndpointNotFoundError:
+        assert "--base-url" in str(info.value)
+        assert "--api" in str(info.value)
+        assert isinstance(info.value, UsageError)  # exit 2: the user must fix the URL
 
 
-async def test_token_is_sent_in_body_and_not_in_messages(
-    client: MigoClient, mocked: aioresponses
+async def test_422_is_cached_like_not_found(
+    no_sleep: None, mocked: aioresponses, tmp_path: Path, dialect: str
 ) -> None:
-    seen: list[Any] = []
+    body = {"success": False, "message": "RUC no válido", "errors": {"ruc": ["RUC no válido"]}}
+    answer_ruc(mocked, dialect, status=422, payload=body, repeat=True)
+    with ResultCache(tmp_path / "cache") as cache:
+        async with MigoClient(TOKEN, api=dialect, cache=cache) as client:
+            first = await client.lookup_ruc(RUC)
+            second = await client.lookup_ruc(RUC)
+    assert (first.status, first.origin) == (Status.INVALID, Origin.API)
+    assert (second.status, second.origin, second.reason) == (
+        Status.INVALID,
+        Origin.CACHE,
+        "APIMIGO: RUC no válido",
+    )
+    assert calls(mocked, ruc_url(dialect)) == 1
+
+
+async def test_estado_is_compared_after_trimming_and_upper_casing(
+    no_sleep: None, mocked: aioresponses, dialect: str
+) -> None:
+    data = record(RUC, estado_del_contribuyente=" activo ", condicion_de_domicilio="Habido\t")
+    answer_ruc(mocked, dialect, payload=data)
+    async with MigoClient(TOKEN, api=dialect) as client:
+        result = await client.lookup_ruc(RUC)
+    assert result.billable
+    assert result.data["estado_del_contribuyente"] == " activo "  # passed through as it came
+
+
+async def test_every_request_asks_for_json_and_never_follows_redirects(
+    mocked: aioresponses, dialect: str
+) -> None:
+    seen: list[dict[str, Any]] = []
+
+    def login(url: Any, **kwargs: Any) -> CallbackResult:
+        seen.append(kwargs)
+        return CallbackResult(status=302, headers={"Location": "http://evil.example/login"})
+
+    register = mocked.post if dialect == "v1" else mocked.get
+    register(ruc_url(dialect), callback=login)
+    async with MigoClient(TOKEN, api=dialect) as client:
+        with pytest.raises(AuthenticationError, match="redirección"):
+            await client.lookup_ruc(RUC)
+    assert len(seen) == 1
+    assert seen[0]["headers"]["Accept"] == "application/json"
+    assert seen[0]["allow_redirects"] is False
+    assert not any("evil.example" in str(url) for _, url in mocked.requests)
+
+
+async def test_token_travels_in_the_body_in_v1(mocked: aioresponses) -> None:
+    seen: list[dict[str, Any]] = []
 
     def answer(url: Any, **kwargs: Any) -> CallbackResult:
-        seen.append(kwargs["json"])
+        seen.append(kwargs)
         return CallbackResult(status=401, payload={"message": f"token {TOKEN} no vale"})
 
     mocked.post(RUC_URL, callback=answer)
-    with pytest.raises(AuthenticationError) as info:
-        await client.lookup_ruc(RUC)
-    assert seen == [{"ruc": RUC, "token": TOKEN}]
+    async with MigoClient(TOKEN, api="v1") as client:
+        with pytest.raises(AuthenticationError) as info:
+            await client.lookup_ruc(RUC)
+    assert seen[0]["json"] == {"ruc": RUC, "token": TOKEN}
+    assert "Authorization" not in seen[0]["headers"]
     assert TOKEN not in str(info.value)
     assert TOKEN not in repr(client)
+
+
+async def test_token_travels_as_bearer_in_v2_never_in_the_url(mocked: aioresponses) -> None:
+    seen: list[tuple[str, dict[str, Any]]] = []
+
+    def answer(url: Any, **kwargs: Any) -> CallbackResult:
+        seen.append((str(url), kwargs))
+        return CallbackResult(payload=record(RUC))
+
+    mocked.get(ruc_url("v2"), callback=answer)
+    async with MigoClient(TOKEN, api="v2") as client:
+        assert (await client.lookup_ruc(RUC)).status is Status.VALID
+    url, kwargs = seen[0]
+    assert TOKEN not in url
+    assert kwargs["headers"]["Authorization"] == f"Bearer {TOKEN}"
+    assert kwargs.get("json") is None
+    assert TOKEN not in str(kwargs.get("params"))
 
 
 async def test_malformed_ruc_is_never_sent(client: MigoClient, mocked: aioresponses) -> None:
