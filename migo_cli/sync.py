@@ -45,7 +45,15 @@ from typing import Any, Self, TypeVar
 
 from migo_cli.cache import ResultCache
 from migo_cli.client import ClientStats, LookupMode, MigoClient
-from migo_cli.config import Limits, Retry, Timeout, resolve_base_url, resolve_token
+from migo_cli.config import (
+    Limits,
+    Retry,
+    Timeout,
+    resolve_base_url,
+    resolve_dialect,
+    resolve_token,
+)
+from migo_cli.dialects import Dialect
 from migo_cli.models import RucResult
 from migo_cli.services import (
     AccountInfo,
@@ -170,8 +178,9 @@ class Migo:
     """Synchronous APIMIGO client; the same lookups as ``MigoClient``, without ``await``.
 
     Arguments are ``MigoClient``'s: ``token``/``base_url`` default to
-    ``MIGO_TOKEN``/``MIGO_BASE_URL`` (then the config file), checked here, at
-    once. ``cache`` is a ``ResultCache`` you own (and close), or a directory
+    ``MIGO_TOKEN``/``MIGO_BASE_URL`` (then the config file), ``api`` to
+    ``MIGO_API`` (then the config file, then v1), checked here, at once.
+    ``cache`` is a ``ResultCache`` you own (and close), or a directory
     for one this ``Migo`` opens and closes; None: no cache. See the module
     docstring for threads, processes and event loops.
     """
@@ -185,10 +194,12 @@ class Migo:
         timeout: Timeout | None = None,
         retry: Retry | None = None,
         cache: ResultCache | str | os.PathLike[str] | None = None,
+        api: Dialect | str | None = None,
     ) -> None:
         self._settings: dict[str, Any] = {
             "token": resolve_token(token),
             "base_url": resolve_base_url(base_url),
+            "api": resolve_dialect(api),
             "limits": limits,
             "timeout": timeout,
             "retry": retry,
