@@ -5,9 +5,30 @@ It exists so that people can try migo without a paid token (``migo simulador``,
 server and count what it received, and so that benchmarks have an upstream
 that answers thousands of requests a second. It never talks to the network.
 
-Answers follow SPEC §1. Data is a pure function of the RUC (or DNI, or date),
-derived from a stable hash, so two simulators always agree; everything random
-(latency, injected faults) comes from one ``random.Random`` seeded by
+It models APIMIGO as its documentation describes it (SPEC §1), not as migo
+expects it, so that the client is tested against the service and not against
+its own assumptions. Both dialects are served at once, from the route table in
+``migo_cli.dialects``: API 1.0 (``POST``, token in the JSON body as ``token``)
+and API 2.0 (``GET``, token only from ``Authorization: Bearer``, values in the
+path and query string, every value a string). Like the Laravel application
+APIMIGO is, what an error looks like depends on whether the request asks for
+JSON (``Accept`` containing ``json``). Without it (and with ``laravel=True``,
+the default), a missing or refused token is a 302 to ``<host>/login``, a
+validation error a 302 back (to the ``Referer``, else ``/``), an unknown route
+or a wrong method an HTML page (404, 405). Asking for JSON, they are
+``401 {"message": "Unauthenticated."}``, ``422 {"success": false, "message",
+"errors": {"ruc": [...]}}``, ``404 {"message": "The route … could not be
+found."}`` (no ``success``) and ``405 {"message": "The GET method is not
+supported for route …"}``.
+
+With ``laravel=False`` every request is answered as if it asked for JSON. The
+API's own answers are JSON whatever the ``Accept``: a RUC SUNAT does not know is
+``404 {"success": false, "message"}`` (or 200 with ``not_found_status=200``),
+exhausted credits ``402`` (``quota_status``), ``forbidden`` a 403.
+
+Data is a pure function of the RUC (or DNI, or date), derived from a stable
+hash (``migo_cli.simulator_data``), so two simulators always agree; everything
+random (latency, injected faults) comes from one ``random.Random`` seeded by
 ``SimulatorConfig.seed``, so a run can be replayed.
 
 Three ways to run it, on loopback only (``port=0`` picks a free port):
@@ -16,8 +37,8 @@ Three ways to run it, on loopback only (``port=0`` picks a free port):
 tests that spawn ``migo``); ``serve(config, port=8787)``, blocking until Ctrl-C
 (``migo simulador``). Each exposes ``base_url``, ``config`` and ``stats``.
 
-Special RUCs (valid check digits, fixed behaviour whatever the knobs say about
-data; fault knobs still apply to them):
+Special RUCs (fixed behaviour whatever the knobs say about data; fault knobs
+still apply to them):
 
 ==========================  ================  ===============================================
 constant                    RUC               answer
@@ -31,14 +52,20 @@ RUC_FORMULA                 20444444445       found, name ``=HYPERLINK("http://x
 RUC_ACENTOS                 20555555556       found, name and address with accents, ñ and &
 RUC_DATOS_INCOMPLETOS       20666666667       found, some fields null, one missing, one extra
 RUC_PERSONA_NATURAL         10123456781       found, a person (prefix 10), ACTIVO / HABIDO
-RUC_DIGITO_INVALIDO         20100038147       wrong check digit: not found
+RUC_ESTADO_SIN_NORMALIZAR   20777777778       found, ``" Activo "`` / ``"habido "`` as SUNAT
+                                              may write them: apto once trimmed and upper-cased
+RUC_DIGITO_INVALIDO         20100038147       wrong check digit: 422, a validation error
 ==========================  ================  ===============================================
 
+Any RUC that is not 11 digits with a known prefix and a valid check digit is a 422 too.
 ``DNI_EXISTE`` (12345678) is always found and ``DNI_NO_EXISTE`` (00000000) never.
 
 Control endpoints (not counted, no token): ``GET /__sim__/stats``,
 ``GET|POST /__sim__/config`` (POST a JSON object of knobs to change them),
-``POST /__sim__/reset`` (zero the counters), ``GET /`` (what this is).
+``POST /__sim__/reset`` (zero the counters), ``POST /__sim__/ruc/{ruc}`` (a JSON
+object of fields that RUC answers from now on: a change between two runs),
+``GET /`` (what this is). ``GET /login`` is APIMIGO's login page, where its
+redirects lead: an HTML page, counted like an API request.
 """
 
 from __future__ import annotations
@@ -47,7 +74,7 @@ import asyncio
 import dataclasses
 import email.utils
 import functools
-import hashlib
+import html
 import ipaddress
 import json
 import logging
@@ -57,15 +84,40 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from types import TracebackType
 from typing import Any, Final, NamedTuple, Self, TypeVar
 
 from aiohttp import web
-from stdnum.pe import ruc as stdnum_ruc
 
 from migo_cli.config import COLLECTION_MAX
-from migo_cli.models import UPSTREAM_FIELDS
+from migo_cli.dialects import V1, V2, Auth, Operation, Route
+from migo_cli.simulator_data import (
+    DEFAULT_NOT_FOUND_SHARE,
+    DNI_EXISTE,
+    DNI_NO_EXISTE,
+    RUC_ACENTOS,
+    RUC_ACTIVO_HABIDO,
+    RUC_BAJA_DE_OFICIO,
+    RUC_DATOS_INCOMPLETOS,
+    RUC_DIGITO_INVALIDO,
+    RUC_ESTADO_SIN_NORMALIZAR,
+    RUC_FORMULA,
+    RUC_NO_EXISTE,
+    RUC_NO_HABIDO,
+    RUC_PERSONA_NATURAL,
+    RUC_SUSPENSION_TEMPORAL,
+    SPECIAL_RUCS,
+    dni_answer,
+    exchange_rate,
+    lookup_ruc,
+    make_rucs,
+    representatives,
+    ruc_answer,
+    ruc_problem,
+    stable_unit,
+    today_in_lima,
+)
 
 __all__ = [
     "DEFAULT_NOT_FOUND_SHARE",
@@ -79,6 +131,7 @@ __all__ = [
     "RUC_BAJA_DE_OFICIO",
     "RUC_DATOS_INCOMPLETOS",
     "RUC_DIGITO_INVALIDO",
+    "RUC_ESTADO_SIN_NORMALIZAR",
     "RUC_FORMULA",
     "RUC_NO_EXISTE",
     "RUC_NO_HABIDO",
@@ -100,424 +153,26 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DEFAULT_PORT: Final = 8787
-DEFAULT_NOT_FOUND_SHARE: Final = 0.10
 
-EP_RUC: Final = "/api/v1/ruc"
-EP_COLLECTION: Final = "/api/v1/ruc/collection"
-EP_DNI: Final = "/api/v1/dni"
-EP_REPRESENTATIVES: Final = "/api/v1/ruc/representantes-legales"
-EP_EXCHANGE_LATEST: Final = "/api/v1/exchange/latest"
-EP_EXCHANGE_DATE: Final = "/api/v1/exchange/date"
-EP_EXCHANGE_RANGE: Final = "/api/v1/exchange"
-EP_ACCOUNT: Final = "/api/v1/account"
+#: Every route served: API 1.0's and API 2.0's own, from the shared table.
+_ROUTES: Final[tuple[Route, ...]] = (*V1.own_routes(), *V2.own_routes())
+#: Every API path template the simulator answers (``by_endpoint``'s keys).
+ENDPOINTS: Final = tuple(route.path for route in _ROUTES)
+#: The paths that look RUCs up, in both dialects: what ``llamadas_api`` counts (SPEC §4).
+LOOKUP_ENDPOINTS: Final = tuple(route.path for route in _ROUTES if route.operation.is_lookup)
 
-#: Every API path the simulator answers (all POST).
-ENDPOINTS: Final = (
-    EP_RUC,
-    EP_COLLECTION,
-    EP_DNI,
-    EP_REPRESENTATIVES,
-    EP_EXCHANGE_LATEST,
-    EP_EXCHANGE_DATE,
-    EP_EXCHANGE_RANGE,
-    EP_ACCOUNT,
-)
-#: The paths that look RUCs up: what ``llamadas_api`` counts (SPEC §4).
-LOOKUP_ENDPOINTS: Final = (EP_RUC, EP_COLLECTION)
-
-RUC_ACTIVO_HABIDO: Final = "20100038146"
-RUC_NO_EXISTE: Final = "20000000001"
-RUC_BAJA_DE_OFICIO: Final = "20111111112"
-RUC_NO_HABIDO: Final = "20222222223"
-RUC_SUSPENSION_TEMPORAL: Final = "20333333334"
-RUC_FORMULA: Final = "20444444445"
-RUC_ACENTOS: Final = "20555555556"
-RUC_DATOS_INCOMPLETOS: Final = "20666666667"
-RUC_PERSONA_NATURAL: Final = "10123456781"
-RUC_DIGITO_INVALIDO: Final = "20100038147"
-
-DNI_EXISTE: Final = "12345678"
-DNI_NO_EXISTE: Final = "00000000"
-
-#: The special RUCs and what each answers; see the module docstring.
-SPECIAL_RUCS: Final[Mapping[str, str]] = {
-    RUC_ACTIVO_HABIDO: "encontrado, ACTIVO y HABIDO",
-    RUC_NO_EXISTE: "no existe",
-    RUC_BAJA_DE_OFICIO: "encontrado, BAJA DE OFICIO",
-    RUC_NO_HABIDO: "encontrado, ACTIVO pero NO HABIDO",
-    RUC_SUSPENSION_TEMPORAL: "encontrado, SUSPENSION TEMPORAL",
-    RUC_FORMULA: "encontrado, razón social que parece una fórmula de hoja de cálculo",
-    RUC_ACENTOS: "encontrado, razón social y dirección con tildes, ñ y &",
-    RUC_DATOS_INCOMPLETOS: "encontrado, con campos nulos, uno ausente y uno adicional",
-    RUC_PERSONA_NATURAL: "encontrado, persona natural (prefijo 10), ACTIVO y HABIDO",
-    RUC_DIGITO_INVALIDO: "dígito verificador incorrecto: no existe",
-}
-
-_LIMA = timezone(timedelta(hours=-5), "America/Lima")
+LOGIN_PATH: Final = "/login"
 _MAX_EXCHANGE_DAYS = 366
+_CURRENCIES = ("USD", "EUR")
 _JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+#: Deliberately not the words migo's client looks for: the status code must be enough.
+_QUOTA_MESSAGE = "Ha superado el número de consultas de su plan"
+_FORBIDDEN_MESSAGE = "No tiene acceso a este recurso"
 _HTML_502 = (
     b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
     b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
     b"</body>\r\n</html>\r\n"
 )
-
-# ---------------------------------------------------------------------------
-# Deterministic fake data
-# ---------------------------------------------------------------------------
-
-
-def _unit(*parts: str) -> float:
-    """A stable number in [0, 1) for ``parts``: Python's ``hash()`` is salted per process."""
-    digest = hashlib.blake2b("|".join(parts).encode(), digest_size=8).digest()
-    return int.from_bytes(digest) / 2**64
-
-
-class _Picker:
-    """Stable choices from a seed; only ``random()`` is guaranteed across Python versions."""
-
-    __slots__ = ("_rng",)
-
-    def __init__(self, *parts: str) -> None:
-        digest = hashlib.blake2b("|".join(parts).encode(), digest_size=16).digest()
-        self._rng = random.Random(int.from_bytes(digest))
-
-    def unit(self) -> float:
-        return self._rng.random()
-
-    def pick(self, options: tuple[str, ...]) -> str:
-        return options[int(self._rng.random() * len(options))]
-
-    def number(self, low: int, high: int) -> int:
-        return low + int(self._rng.random() * (high - low + 1))
-
-
-_PLACES: Final = (  # (ubigeo, departamento, provincia, distrito)
-    ("150101", "LIMA", "LIMA", "LIMA"),
-    ("150122", "LIMA", "LIMA", "MIRAFLORES"),
-    ("150131", "LIMA", "LIMA", "SAN ISIDRO"),
-    ("150130", "LIMA", "LIMA", "SAN BORJA"),
-    ("150140", "LIMA", "LIMA", "SANTIAGO DE SURCO"),
-    ("150114", "LIMA", "LIMA", "LA MOLINA"),
-    ("150115", "LIMA", "LIMA", "LA VICTORIA"),
-    ("070101", "CALLAO", "CALLAO", "CALLAO"),
-    ("040101", "AREQUIPA", "AREQUIPA", "AREQUIPA"),
-    ("130101", "LA LIBERTAD", "TRUJILLO", "TRUJILLO"),
-    ("140101", "LAMBAYEQUE", "CHICLAYO", "CHICLAYO"),
-    ("080101", "CUSCO", "CUSCO", "CUSCO"),
-    ("200101", "PIURA", "PIURA", "PIURA"),
-    ("120101", "JUNIN", "HUANCAYO", "HUANCAYO"),
-    ("160101", "LORETO", "MAYNAS", "IQUITOS"),
-)
-_VIA_TYPES: Final = ("AV.", "AV.", "JR.", "CAL.", "PJ.")
-_VIA_NAMES: Final = (
-    "JAVIER PRADO ESTE",
-    "AREQUIPA",
-    "LA MARINA",
-    "BRASIL",
-    "EL SOL",
-    "GRAU",
-    "BOLOGNESI",
-    "LOS OLIVOS",
-    "LAS BEGONIAS",
-    "TUPAC AMARU",
-    "SAN MARTIN",
-    "LIMA",
-)
-_ZONE_NAMES: Final = (
-    "SANTA CATALINA",
-    "LA CAPILLA",
-    "CORPAC",
-    "SANTA PATRICIA",
-    "EL PALOMAR",
-    "LOS FICUS",
-    "SAN ANTONIO",
-    "PANDO",
-)
-_TRADES: Final = (
-    "COMERCIAL",
-    "INDUSTRIAL",
-    "LOGISTICA",
-    "CONSTRUCTORA",
-    "AGROINDUSTRIAL",
-    "TEXTIL",
-    "MINERA",
-    "INMOBILIARIA",
-    "DE SERVICIOS",
-    "TECNOLOGICA",
-    "IMPORTADORA",
-    "EXPORTADORA",
-)
-_BRANDS: Final = (
-    "ANDINA",
-    "DEL PACIFICO",
-    "INCA",
-    "LOS ANDES",
-    "DEL NORTE",
-    "DEL SUR",
-    "AMAZONICA",
-    "COSTA VERDE",
-    "HUASCARAN",
-    "TITICACA",
-    "MISTI",
-    "CONDOR",
-)
-_COMPANY_FORMS: Final = ("S.A.C.", "S.A.C.", "S.A.C.", "S.A.", "S.R.L.", "E.I.R.L.")
-_SURNAMES: Final = (
-    "QUISPE",
-    "FLORES",
-    "SANCHEZ",
-    "RODRIGUEZ",
-    "GARCIA",
-    "MAMANI",
-    "HUAMAN",
-    "CHAVEZ",
-    "TORRES",
-    "RAMOS",
-    "VARGAS",
-    "CASTILLO",
-)
-_GIVEN_NAMES: Final = (
-    "JUAN CARLOS",
-    "MARIA ELENA",
-    "JOSE LUIS",
-    "ROSA",
-    "LUIS ALBERTO",
-    "CARMEN",
-    "JORGE",
-    "ANA LUCIA",
-    "PEDRO",
-    "SOFIA",
-)
-_POSITIONS: Final = ("GERENTE GENERAL", "GERENTE", "APODERADO", "PRESIDENTE DEL DIRECTORIO")
-
-
-def _person_name(picker: _Picker) -> str:
-    return f"{picker.pick(_SURNAMES)} {picker.pick(_SURNAMES)} {picker.pick(_GIVEN_NAMES)}"
-
-
-def _address(picker: _Picker, place: tuple[str, str, str, str]) -> dict[str, str]:
-    """SUNAT's address fields, with ``-`` where the padrón leaves a field empty."""
-    _, department, province, district = place
-    no_street = picker.unit() < 0.08  # addressed by block and lot only
-    fields = {
-        "tipo_de_via": "-" if no_street else picker.pick(_VIA_TYPES),
-        "nombre_de_via": "-" if no_street else picker.pick(_VIA_NAMES),
-        "codigo_de_zona": "URB." if no_street or picker.unit() < 0.6 else "-",
-        "tipo_de_zona": "-",
-        "numero": "-" if no_street else str(picker.number(1, 2999)),
-        "interior": str(picker.number(1, 9) * 100 + 1) if picker.unit() < 0.2 else "-",
-        "lote": str(picker.number(1, 40)) if no_street else "-",
-        "dpto": "-",
-        "manzana": picker.pick(("A", "B", "C", "D", "E1")) if no_street else "-",
-        "kilometro": "-",
-    }
-    if fields["codigo_de_zona"] != "-":
-        fields["tipo_de_zona"] = picker.pick(_ZONE_NAMES)
-    parts = [
-        f"{fields['tipo_de_via']} {fields['nombre_de_via']}" if not no_street else "",
-        f"NRO. {fields['numero']}" if fields["numero"] != "-" else "",
-        f"INT. {fields['interior']}" if fields["interior"] != "-" else "",
-        f"MZA. {fields['manzana']}" if fields["manzana"] != "-" else "",
-        f"LOTE. {fields['lote']}" if fields["lote"] != "-" else "",
-        f"{fields['codigo_de_zona']} {fields['tipo_de_zona']}"
-        if fields["codigo_de_zona"] != "-"
-        else "",
-    ]
-    simple = " ".join(part for part in parts if part)
-    fields["distrito"] = district
-    fields["provincia"] = province
-    fields["departamento"] = department
-    fields["direccion_simple"] = simple
-    fields["direccion"] = f"{simple} {department} - {province} - {district}"
-    return fields
-
-
-def _generated_ruc_data(ruc: str) -> dict[str, Any]:
-    """The hash-derived answer for a RUC, in SPEC §1's field order."""
-    picker = _Picker("ruc", ruc)
-    if ruc.startswith("10"):
-        name = f"PERSONA SIMULADA {_person_name(picker)}"
-    else:
-        trade, brand = picker.pick(_TRADES), picker.pick(_BRANDS)
-        name = f"EMPRESA SIMULADA {trade} {brand} {picker.pick(_COMPANY_FORMS)}"
-    roll = picker.unit()
-    state = "ACTIVO" if roll < 0.88 else "BAJA DE OFICIO" if roll < 0.95 else "SUSPENSION TEMPORAL"
-    condition = "HABIDO" if picker.unit() < 0.9 else "NO HABIDO"
-    place = _PLACES[int(picker.unit() * len(_PLACES))]
-    updated = datetime(2024, 1, 1) + timedelta(seconds=int(picker.unit() * 600 * 86400))
-    address = _address(picker, place)
-    data: dict[str, Any] = {
-        "success": True,
-        "ruc": ruc,
-        "nombre_o_razon_social": name,
-        "estado_del_contribuyente": state,
-        "condicion_de_domicilio": condition,
-        "ubigeo": place[0],
-        **address,
-        "actualizado_en": updated.strftime("%Y-%m-%d %H:%M:%S"),
-    }
-    return {key: data[key] for key in ("success", "ruc", *UPSTREAM_FIELDS)}
-
-
-def _special(ruc: str, **overrides: Any) -> dict[str, Any]:
-    data = _generated_ruc_data(ruc)
-    data.update(overrides)
-    return data
-
-
-def _build_specials() -> dict[str, dict[str, Any] | None]:
-    found = {"estado_del_contribuyente": "ACTIVO", "condicion_de_domicilio": "HABIDO"}
-    accents_address = {
-        "ubigeo": "150105",
-        "tipo_de_via": "JR.",
-        "nombre_de_via": "ÑAÑA",
-        "codigo_de_zona": "URB.",
-        "tipo_de_zona": "PEÑA ÁLVAREZ",
-        "numero": "123",
-        "interior": "-",
-        "lote": "-",
-        "dpto": "-",
-        "manzana": "-",
-        "kilometro": "-",
-        "distrito": "BREÑA",
-        "provincia": "LIMA",
-        "departamento": "LIMA",
-        "direccion_simple": "JR. ÑAÑA NRO. 123 URB. PEÑA ÁLVAREZ",
-        "direccion": "JR. ÑAÑA NRO. 123 URB. PEÑA ÁLVAREZ LIMA - LIMA - BREÑA",
-    }
-    incomplete = _special(
-        RUC_DATOS_INCOMPLETOS,
-        nombre_o_razon_social="EMPRESA SIMULADA DATOS INCOMPLETOS S.A.C.",
-        ubigeo=None,
-        direccion=None,
-        direccion_simple=None,
-        actividad_economica="SERVICIOS SIMULADOS",  # a key APIMIGO does not document
-        **found,
-    )
-    del incomplete["actualizado_en"]
-    return {
-        RUC_ACTIVO_HABIDO: _special(
-            RUC_ACTIVO_HABIDO, nombre_o_razon_social="EMPRESA SIMULADA DE PRUEBA S.A.C.", **found
-        ),
-        RUC_NO_EXISTE: None,
-        RUC_BAJA_DE_OFICIO: _special(
-            RUC_BAJA_DE_OFICIO,
-            nombre_o_razon_social="EMPRESA SIMULADA DADA DE BAJA S.A.C.",
-            estado_del_contribuyente="BAJA DE OFICIO",
-            condicion_de_domicilio="HABIDO",
-        ),
-        RUC_NO_HABIDO: _special(
-            RUC_NO_HABIDO,
-            nombre_o_razon_social="EMPRESA SIMULADA NO HABIDA S.A.C.",
-            estado_del_contribuyente="ACTIVO",
-            condicion_de_domicilio="NO HABIDO",
-        ),
-        RUC_SUSPENSION_TEMPORAL: _special(
-            RUC_SUSPENSION_TEMPORAL,
-            nombre_o_razon_social="EMPRESA SIMULADA SUSPENDIDA S.A.C.",
-            estado_del_contribuyente="SUSPENSION TEMPORAL",
-            condicion_de_domicilio="HABIDO",
-        ),
-        RUC_FORMULA: _special(
-            RUC_FORMULA, nombre_o_razon_social='=HYPERLINK("http://x","y")', **found
-        ),
-        RUC_ACENTOS: _special(
-            RUC_ACENTOS,
-            nombre_o_razon_social="COMPAÑÍA SIMULADA DE CAFÉ PEÑA & NÚÑEZ S.A.C.",
-            **accents_address,
-            **found,
-        ),
-        RUC_DATOS_INCOMPLETOS: incomplete,
-        RUC_PERSONA_NATURAL: _special(
-            RUC_PERSONA_NATURAL,
-            nombre_o_razon_social="PERSONA SIMULADA QUISPE MAMANI JUAN CARLOS",
-            **found,
-        ),
-        RUC_DIGITO_INVALIDO: None,
-    }
-
-
-_SPECIALS: Final = _build_specials()
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _ruc_entry(ruc: str) -> tuple[float, dict[str, Any] | None]:
-    """(not-found draw, answer): answer is None when the RUC can never be found.
-
-    Cached because benchmarks ask the same RUCs over and over; the caller compares
-    the draw with the current not-found share, which can change at runtime.
-    """
-    if ruc in _SPECIALS:
-        return 1.0, _SPECIALS[ruc]
-    if not stdnum_ruc.is_valid(ruc):
-        return 1.0, None
-    return _unit("no-existe", ruc), _generated_ruc_data(ruc)
-
-
-def _lookup_ruc(ruc: str, not_found_share: float) -> dict[str, Any] | None:
-    draw, data = _ruc_entry(ruc)
-    return data if data is not None and draw >= not_found_share else None
-
-
-def make_rucs(count: int, start: int = 0, prefix: str = "20") -> list[str]:
-    """``count`` distinct well-formed RUCs (``prefix``, then ``start``, ``start + 1``...).
-
-    For feeding the simulator: tests, benchmarks and trying things out.
-    """
-    rucs = []
-    for number in range(start, start + count):
-        base = f"{prefix}{number:08d}"
-        rucs.append(base + stdnum_ruc.calc_check_digit(base))
-    return rucs
-
-
-def ruc_answer(ruc: str, not_found_share: float = DEFAULT_NOT_FOUND_SHARE) -> dict[str, Any] | None:
-    """What a healthy simulator answers for ``ruc`` (``success`` included), None if not found.
-
-    Lets tests and examples predict the data without a server.
-    """
-    data = _lookup_ruc(ruc, not_found_share)
-    return None if data is None else dict(data)
-
-
-def dni_answer(dni: str, not_found_share: float = DEFAULT_NOT_FOUND_SHARE) -> dict[str, Any] | None:
-    """What a healthy simulator answers for ``dni``, None if not found."""
-    if dni == DNI_NO_EXISTE or len(dni) != 8 or not dni.isdigit():
-        return None
-    if dni != DNI_EXISTE and _unit("dni-no-existe", dni) < not_found_share:
-        return None
-    return {"success": True, "dni": dni, "nombre": f"{_person_name(_Picker('dni', dni))} SIMULADO"}
-
-
-def exchange_rate(day: date) -> dict[str, Any]:
-    """The simulated USD rate for ``day``: 3.700–3.790 PEN, the same for every run."""
-    iso = day.isoformat()
-    buy = round(3.700 + 0.080 * _unit("compra", iso), 3)
-    sell = round(buy + 0.003 + 0.007 * _unit("venta", iso), 3)
-    return {"fecha": iso, "moneda": "USD", "precio_compra": buy, "precio_venta": sell}
-
-
-def _representatives(ruc: str) -> list[dict[str, str]]:
-    picker = _Picker("representantes", ruc)
-    people = []
-    for index in range(picker.number(1, 3)):
-        since = date(2005, 1, 1) + timedelta(days=int(picker.unit() * 7000))
-        people.append(
-            {
-                "tipo_de_documento": "DNI",
-                "numero_de_documento": f"{picker.number(10_000_000, 79_999_999):08d}",
-                "nombre": f"{_person_name(picker)} SIMULADO",
-                "cargo": _POSITIONS[0] if index == 0 else picker.pick(_POSITIONS[1:]),
-                "fecha_desde": since.isoformat(),
-            }
-        )
-    return people
-
-
-def _today() -> date:
-    return datetime.now(_LIMA).date()
-
 
 # ---------------------------------------------------------------------------
 # Knobs and counters
@@ -538,6 +193,10 @@ _FAULT_KNOBS: Final = (
     "drop_share",
     "html_502_share",
     "missing_success_share",
+    "reject_422",
+    "forbidden",
+    "token_message",
+    "redirect_to",
 )
 
 
@@ -550,14 +209,18 @@ class SimulatorConfig:
     once. Shares are probabilities in [0, 1]; times are seconds unless ``_ms``.
 
     - ``token``: the one accepted token; None accepts any non-empty token.
+    - ``laravel``: errors before the API's own code (token, validation, routes)
+      depend on ``Accept`` as in Laravel (see the module docstring); False
+      answers them as JSON whatever the request asks for.
     - ``latency_ms`` / ``latency_sigma``: every request waits ``latency_ms``; with
       ``latency_sigma > 0`` the wait is lognormal with that median and sigma.
     - ``slow_share`` of requests also wait ``slow_min``..``slow_max`` seconds.
     - ``error_share`` answer 500, 502 or 503 (JSON body); ``html_502_share`` answer
       502 with an nginx HTML page; ``missing_success_share`` of 200 answers lack
       ``success``; ``drop_share`` close the connection without answering.
-    - ``rate_limit_share`` answer 429 with ``Retry-After: retry_after`` (seconds, or
-      an HTTP date with ``retry_after_http_date``; None sends no header).
+    - ``rate_limit_share`` answer 429 with ``Retry-After: retry_after`` in whole
+      seconds, rounded up as RFC 9110 wants (or an HTTP date with
+      ``retry_after_http_date``; None sends no header).
     - ``not_found_share`` of well-formed RUCs (and DNIs) are unknown, decided per
       RUC by a hash, so the same RUC is always found or always not;
       ``not_found_status`` is 404 or 200 (then ``success: false``).
@@ -565,21 +228,32 @@ class SimulatorConfig:
       instead of a bare list.
     - ``credits``: remaining paid lookups, decremented as they are spent (each RUC
       of ``/ruc``, ``/ruc/collection``, ``/ruc/representantes-legales`` and each
-      DNI costs one); when fewer are left than a request needs, 402 and nothing
-      is spent. None is unlimited.
+      DNI costs one); when fewer are left than a request needs, ``quota_status``
+      (402, or 403: APIMIGO documents both for plan and credit problems) and
+      nothing is spent. None is unlimited.
+    - ``reject_422`` (a set of well-formed RUCs) fail APIMIGO's validation: 422.
+    - ``forbidden``: every API request with an accepted token answers 403.
+    - ``token_message``: every API request with an accepted token answers
+      ``200 {"success": false, "message": "Token inválido"}``.
+    - ``redirect_to``: every API request answers ``307`` to this URL, token or
+      not (a moved service, a meddling proxy): a client that followed it would
+      send the same request, token included, wherever it points.
     - ``fail_first``: each RUC's (or DNI's, date's...) first N requests answer 503,
       counted from when it was set or from the last reset.
     - ``always_500`` (a set of RUCs) and ``always_500_share`` (a share of RUCs,
       chosen by hash of ``seed`` and RUC) always answer 500.
     - ``hang`` (a set of RUCs) and ``hang_share`` (a share of requests) wait
       ``hang_seconds`` before answering.
-
-    Replace the sets (``cfg.hang = {...}``) rather than mutating them in place
-    from another thread while requests are served.
+    - ``overrides``: RUC -> fields its answer carries instead of the generated
+      ones (only while it is found): SUNAT's data changing between two runs.
     - ``seed`` seeds the random draws of latency and faults.
+
+    Replace the sets and dicts (``cfg.hang = {...}``) rather than mutating them in
+    place from another thread while requests are served.
     """
 
     token: str | None = None
+    laravel: bool = True
     latency_ms: float = 0.0
     latency_sigma: float = 0.0
     slow_share: float = 0.0
@@ -593,6 +267,11 @@ class SimulatorConfig:
     not_found_status: int = 404
     collection_envelope: bool = False
     credits: int | None = None
+    quota_status: int = 402
+    reject_422: set[str] = field(default_factory=set)
+    forbidden: bool = False
+    token_message: bool = False
+    redirect_to: str | None = None
     fail_first: int = 0
     always_500: set[str] = field(default_factory=set)
     always_500_share: float = 0.0
@@ -602,6 +281,7 @@ class SimulatorConfig:
     drop_share: float = 0.0
     html_502_share: float = 0.0
     missing_success_share: float = 0.0
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -620,6 +300,8 @@ class SimulatorConfig:
             raise ValueError("slow_min no puede ser mayor que slow_max")
         if self.not_found_status not in (200, 404):
             raise ValueError("not_found_status debe ser 404 o 200")
+        if self.quota_status not in (402, 403):
+            raise ValueError("quota_status debe ser 402 o 403")
         if self.retry_after is not None and self.retry_after < 0:
             raise ValueError("retry_after no puede ser negativo")
         if self.credits is not None and self.credits < 0:
@@ -628,6 +310,9 @@ class SimulatorConfig:
             raise ValueError("fail_first no puede ser negativo")
         if self.token is not None and not self.token.strip():
             raise ValueError("token no puede estar vacío (use None para aceptar cualquiera)")
+        for ruc, fields in self.overrides.items():
+            if {"success", "ruc"} & set(fields):
+                raise ValueError(f"overrides de {ruc}: no puede cambiar success ni ruc")
 
     def update(self, changes: Mapping[str, object]) -> None:
         """Apply knobs given as JSON values (lists for sets), all or none.
@@ -655,8 +340,12 @@ class SimulatorConfig:
         """The knobs as JSON values; the token is replaced by whether one is set."""
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data.update([(name, sorted(v)) for name, v in data.items() if isinstance(v, set)])
+        data["overrides"] = {ruc: dict(fields) for ruc, fields in self.overrides.items()}
         data["token"] = "***" if self.token is not None else None
         return data
+
+
+_OVERRIDES_TYPE: Final = "dict[str, dict[str, Any]]"
 
 
 def _coerce(name: str, annotation: str, value: object) -> Any:
@@ -675,12 +364,19 @@ def _coerce(name: str, annotation: str, value: object) -> Any:
         return value
     if kind == "set[str]" and isinstance(value, list) and all(map(_is_key, value)):
         return {str(v) for v in value}
+    if (
+        kind == _OVERRIDES_TYPE
+        and isinstance(value, dict)
+        and all(isinstance(fields, dict) for fields in value.values())
+    ):
+        return {str(ruc): dict(fields) for ruc, fields in value.items()}
     expected = {
         "float": "un número",
         "int": "un número entero",
         "bool": "true o false",
         "str": "un texto",
         "set[str]": "una lista de RUCs",
+        _OVERRIDES_TYPE: "un objeto {RUC: {campo: valor}}",
     }
     raise ValueError(f"{name} debe ser {expected.get(kind, kind)}")
 
@@ -695,7 +391,7 @@ class Exchange(NamedTuple):
 
     arrived: float  # time.monotonic()
     answered: float
-    path: str
+    path: str  # the route's path template; the path itself for an unknown route
     keys: tuple[str, ...]  # the RUCs (or DNI, date) it asked about
     status: int
 
@@ -706,11 +402,14 @@ class SimulatorStats:
 
     Updated on the server's event loop only; reading the ints from another
     thread is safe, and ``snapshot()`` copies the dicts in one step each.
-    Control endpoints (``/__sim__/...``) are not counted.
+    Control endpoints (``/__sim__/...``, ``/``) are not counted.
 
-    - ``requests_total``: every request to an API endpoint, whatever its answer.
-    - ``by_endpoint``: path -> requests. ``by_ruc``: RUC -> requests that carried
-      it (``/ruc`` and ``/ruc/collection``; a collection counts once per RUC).
+    - ``requests_total``: every request to an API path, whatever its answer,
+      plus those to unknown paths and to ``/login``.
+    - ``by_endpoint``: path template (``/api/v1/ruc``, ``/api/v2/ruc/{ruc}``) ->
+      requests, whatever the method; an unknown path and ``/login`` count under
+      the path itself. ``by_ruc``: RUC -> requests that carried it (the RUC
+      routes of both dialects; a collection counts once per RUC).
     - ``by_status``: HTTP status -> answers sent; ``dropped``: connections closed
       without an answer. ``credits_used``: paid lookups served.
     """
@@ -724,8 +423,8 @@ class SimulatorStats:
 
     @property
     def lookup_requests(self) -> int:
-        """Requests to ``/ruc`` plus ``/ruc/collection``: SPEC §4's ``llamadas_api``."""
-        return self.by_endpoint.get(EP_RUC, 0) + self.by_endpoint.get(EP_COLLECTION, 0)
+        """Requests to the RUC and collection routes of both dialects: ``llamadas_api``."""
+        return sum(self.by_endpoint.get(path, 0) for path in LOOKUP_ENDPOINTS)
 
     def reset(self) -> None:
         """Zero in place, so references held by tests stay live."""
@@ -754,6 +453,7 @@ class SimulatorStats:
 # ---------------------------------------------------------------------------
 
 _Payload = dict[str, Any] | list[dict[str, Any]]
+_KeysOf = Callable[[Mapping[str, Any]], tuple[str, ...]]
 
 
 @dataclass(slots=True)
@@ -772,31 +472,57 @@ class _Job:
     answer: Callable[[], _Reply]
 
 
+_Prepare = Callable[[dict[str, Any]], _Job | _Reply]
+
+
 @dataclass(frozen=True, slots=True)
-class _Route:
-    """One API path and how to read its body.
+class _Served:
+    """One route of the shared table (``migo_cli.dialects``) and how to answer it.
 
     ``keys_of`` gives what counters and faults key on, before any validation;
-    ``group`` lets paths share fail_first's count (/ruc and /ruc/collection);
-    ``prepare`` validates the body into a ``_Job``, or into an error ``_Reply``.
+    ``group`` lets routes share fail_first's count (the RUC routes of both
+    dialects, the collection included); ``prepare`` validates the request's
+    values into a ``_Job``, or into an error ``_Reply``.
     """
 
-    path: str
+    route: Route
     group: str
-    keys_of: Callable[[Mapping[str, Any]], tuple[str, ...]]
-    prepare: Callable[[dict[str, Any]], _Job | _Reply]
+    keys_of: _KeysOf
+    prepare: _Prepare
+
+    @property
+    def path(self) -> str:
+        return self.route.path
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> _Reply:
     return _Reply(status, {"success": False, "message": message}, headers)
 
 
+def _invalid(name: str, message: str) -> _Reply:
+    """APIMIGO's validation error: Laravel's 422 body, with ``success`` added."""
+    return _Reply(422, {"success": False, "message": message, "errors": {name: [message]}})
+
+
 def _encode(payload: object) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def _ruc_keys(body: Mapping[str, Any]) -> tuple[str, ...]:
-    value = body.get("ruc")
+def _as_text(value: Any) -> Any:
+    if value is None or isinstance(value, bool | str | dict | list):
+        return value
+    if isinstance(value, float):
+        return f"{value:.3f}"  # prices: "3.726"
+    return str(value)
+
+
+def _as_strings(payload: dict[str, Any]) -> dict[str, Any]:
+    """API 2.0 sends every value as a string; nulls stay null, ``success`` a boolean."""
+    return {key: _as_text(value) for key, value in payload.items()}
+
+
+def _ruc_keys(values: Mapping[str, Any]) -> tuple[str, ...]:
+    value = values.get("ruc")
     if isinstance(value, list):
         return tuple(str(v) for v in value if _is_key(v))
     if _is_key(value):
@@ -804,15 +530,15 @@ def _ruc_keys(body: Mapping[str, Any]) -> tuple[str, ...]:
     return ()
 
 
-def _text_key(name: str) -> Callable[[Mapping[str, Any]], tuple[str, ...]]:
-    def keys(body: Mapping[str, Any]) -> tuple[str, ...]:
-        value = body.get(name)
+def _text_key(name: str) -> _KeysOf:
+    def keys(values: Mapping[str, Any]) -> tuple[str, ...]:
+        value = values.get(name)
         return (value,) if isinstance(value, str) else ()
 
     return keys
 
 
-def _no_keys(body: Mapping[str, Any]) -> tuple[str, ...]:
+def _no_keys(values: Mapping[str, Any]) -> tuple[str, ...]:
     return ()
 
 
@@ -832,6 +558,29 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _origin(request: web.Request) -> str:
+    return f"{request.scheme}://{request.host}"
+
+
+def _bearer(request: web.Request) -> str | None:
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    return credentials.strip() if scheme.lower() == "bearer" else None
+
+
+def _laravel_page(title: str, text: str) -> bytes:
+    return (
+        '<!DOCTYPE html>\n<html lang="es">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{html.escape(title)}</title>\n</head>\n<body>\n{text}\n</body>\n</html>\n"
+    ).encode()
+
+
+_LOGIN_PAGE: Final = _laravel_page(
+    "Iniciar sesión - APIMIGO (simulado)",
+    '<form method="POST" action="/login"><input type="email" name="email">'
+    '<input type="password" name="password"><button>Ingresar</button></form>',
+)
 
 
 class Simulator:
@@ -886,8 +635,11 @@ class Simulator:
     async def start(self) -> None:
         if self._runner is not None:
             raise RuntimeError("el simulador ya está en marcha")
+        app = self._build_app()
+        # Last, after whatever a subclass added: every other path is Laravel's "no route".
+        app.router.add_route("*", "/{path:.*}", self._no_route)
         runner = web.AppRunner(
-            self._build_app(),
+            app,
             access_log=None,  # per-request logging would halve the throughput
             handle_signals=False,
             handler_cancellation=True,  # a client that gives up frees its hanging handler
@@ -935,66 +687,106 @@ class Simulator:
 
     # -- routing -----------------------------------------------------------
 
+    def _served_routes(self) -> list[_Served]:
+        """Every route of both dialects with its answer; a route without one fails here."""
+        answers: dict[Operation, tuple[_KeysOf, _Prepare]] = {
+            Operation.RUC: (_ruc_keys, self._prepare_ruc),
+            Operation.COLLECTION: (_ruc_keys, self._prepare_collection),
+            Operation.DNI: (_text_key("dni"), self._prepare_dni),
+            Operation.REPRESENTATIVES: (_ruc_keys, self._prepare_representatives),
+            Operation.EXCHANGE_LATEST: (_no_keys, self._prepare_exchange_latest),
+            Operation.EXCHANGE_DATE: (_text_key("fecha"), self._prepare_exchange_date),
+            Operation.EXCHANGE_SBS: (_text_key("fecha"), self._prepare_exchange_sbs),
+            Operation.EXCHANGE_RANGE: (_no_keys, self._prepare_exchange_range),
+            Operation.ACCOUNT: (_no_keys, self._prepare_account),
+        }
+        served = []
+        for route in _ROUTES:
+            keys_of, prepare = answers[route.operation]
+            group = Operation.RUC.value if route.operation.is_lookup else route.operation.value
+            served.append(_Served(route, group, keys_of, prepare))
+        return served
+
     def _build_app(self) -> web.Application:
         app = web.Application()
-        routes = (
-            _Route(EP_RUC, "ruc", _ruc_keys, self._prepare_ruc),
-            _Route(EP_COLLECTION, "ruc", _ruc_keys, self._prepare_collection),
-            _Route(EP_DNI, EP_DNI, _text_key("dni"), self._prepare_dni),
-            _Route(
-                EP_REPRESENTATIVES, EP_REPRESENTATIVES, _ruc_keys, self._prepare_representatives
-            ),
-            _Route(EP_EXCHANGE_LATEST, EP_EXCHANGE_LATEST, _no_keys, self._prepare_exchange_latest),
-            _Route(
-                EP_EXCHANGE_DATE, EP_EXCHANGE_DATE, _text_key("fecha"), self._prepare_exchange_date
-            ),
-            _Route(EP_EXCHANGE_RANGE, EP_EXCHANGE_RANGE, _no_keys, self._prepare_exchange_range),
-            _Route(EP_ACCOUNT, EP_ACCOUNT, _no_keys, self._prepare_account),
-        )
         handle = self._handle if self.journal is None else self._handle_and_note
-        for route in routes:
-            app.router.add_post(route.path, functools.partial(handle, route=route))
+        for served in self._served_routes():
+            route = served.route
+            app.router.add_route(route.method, route.path, functools.partial(handle, served=served))
+            # Any other method on a known path: Laravel's 405, not aiohttp's.
+            app.router.add_route(
+                "*", route.path, functools.partial(self._wrong_method, served=served)
+            )
         app.router.add_get("/", self._info)
+        app.router.add_get(LOGIN_PATH, self._login)
         app.router.add_get("/__sim__/stats", self._get_stats)
         app.router.add_get("/__sim__/config", self._get_config)
         app.router.add_post("/__sim__/config", self._post_config)
         app.router.add_post("/__sim__/reset", self._post_reset)
+        app.router.add_post("/__sim__/ruc/{ruc}", self._post_ruc)
         return app
 
     # -- the request pipeline ---------------------------------------------
 
-    async def _handle_and_note(self, request: web.Request, route: _Route) -> web.StreamResponse:
+    async def _handle(self, request: web.Request, served: _Served) -> web.StreamResponse:
+        return (await self._serve(request, served))[0]
+
+    async def _handle_and_note(self, request: web.Request, served: _Served) -> web.StreamResponse:
         arrived = time.monotonic()
-        response = await self._handle(request, route)
-        try:
-            body = json.loads(await request.read())  # aiohttp kept the body it read
-        except ValueError:
-            body = None
-        keys = tuple(route.keys_of(body)) if isinstance(body, dict) else ()
-        assert self.journal is not None
-        self.journal.append(Exchange(arrived, time.monotonic(), route.path, keys, response.status))
+        response, keys = await self._serve(request, served)
+        self._note(arrived, served.path, keys, response.status)
         return response
 
-    async def _handle(self, request: web.Request, route: _Route) -> web.StreamResponse:
-        """Count, then network-level faults, then auth, then HTTP-level faults, then answer."""
-        cfg = self.config
+    def _note(self, arrived: float, path: str, keys: tuple[str, ...], status: int) -> None:
+        if self.journal is not None:
+            self.journal.append(Exchange(arrived, time.monotonic(), path, keys, status))
+
+    def _count(self, path: str) -> None:
         stats = self.stats
         stats.requests_total += 1
-        path = route.path
         stats.by_endpoint[path] = stats.by_endpoint.get(path, 0) + 1
+
+    def _wants_json(self, request: web.Request) -> bool:
+        """Laravel's ``expectsJson()``, near enough: does ``Accept`` name JSON?"""
+        return not self.config.laravel or "json" in request.headers.get("Accept", "").lower()
+
+    @staticmethod
+    async def _values(request: web.Request, route: Route) -> tuple[dict[str, Any] | None, Any]:
+        """The request's values and its token, from where ``route``'s dialect puts them.
+
+        Values are None when a ``POST`` body is not a JSON object.
+        """
+        values: dict[str, Any]
+        if route.method == "GET":
+            values = {**request.query, **request.match_info}
+        else:
+            try:
+                body = json.loads(await request.read())
+            except ValueError:
+                return None, None
+            if not isinstance(body, dict):
+                return None, None
+            values = body
+        token = _bearer(request) if route.auth is Auth.BEARER else values.get("token")
+        return values, token
+
+    async def _serve(
+        self, request: web.Request, served: _Served
+    ) -> tuple[web.StreamResponse, tuple[str, ...]]:
+        """Count, network faults, auth, validation, HTTP faults, credits, answer; and the keys."""
+        cfg = self.config
+        stats = self.stats
+        self._count(served.path)
         if cfg.seed != self._rng_seed:
             self._rng = random.Random(cfg.seed)
             self._rng_seed = cfg.seed
         rng = self._rng
 
-        try:
-            body = json.loads(await request.read())
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            return self._respond(_error(400, "El cuerpo debe ser un objeto JSON"))
-        keys = route.keys_of(body)
-        if path in LOOKUP_ENDPOINTS:
+        values, token = await self._values(request, served.route)
+        if values is None:
+            return self._respond(_error(400, "El cuerpo debe ser un objeto JSON")), ()
+        keys = served.keys_of(values)
+        if served.route.operation.is_lookup:
             by_ruc = stats.by_ruc
             for key in keys:
                 by_ruc[key] = by_ruc.get(key, 0) + 1
@@ -1012,48 +804,55 @@ class Simulator:
         ):
             await asyncio.sleep(cfg.hang_seconds)
         if cfg.drop_share > 0 and rng.random() < cfg.drop_share:
-            return self._drop(request)
+            return self._drop(request), keys
+        if cfg.redirect_to is not None:
+            return self._redirect(cfg.redirect_to, 307), keys
 
-        # Authentication.
-        token = body.get("token")
-        if not isinstance(token, str) or not token.strip():
-            return self._respond(_error(401, "Token requerido"))
-        if cfg.token is not None and token != cfg.token:
-            return self._respond(_error(401, "Token inválido"))
+        # Authentication (Laravel's guard), then what the API says about the account.
+        wants_json = self._wants_json(request)
+        if (
+            not isinstance(token, str)
+            or not token.strip()
+            or (cfg.token is not None and token != cfg.token)
+        ):
+            return self._unauthenticated(request, wants_json), keys
+        if cfg.token_message:
+            return self._respond(_error(200, "Token inválido")), keys
+        if cfg.forbidden:
+            return self._respond(_error(403, _FORBIDDEN_MESSAGE)), keys
 
-        job = route.prepare(body)
+        job = served.prepare(values)
         if isinstance(job, _Reply):
-            return self._respond(job)
+            return self._answer(request, served, job, wants_json), keys
 
         # Server-side faults.
         if cfg.fail_first > 0:
             attempts = self._attempts
             failing = False
             for key in job.keys or ("",):
-                slot = f"{route.group} {key}"
+                slot = f"{served.group} {key}"
                 seen = attempts.get(slot, 0) + 1
                 attempts[slot] = seen
                 failing = failing or seen <= cfg.fail_first
             if failing:
-                return self._respond(_error(503, "Servicio no disponible (simulado)"))
+                return self._respond(_error(503, "Servicio no disponible (simulado)")), keys
         if (cfg.always_500 and not cfg.always_500.isdisjoint(job.keys)) or (
             cfg.always_500_share > 0
-            and any(_unit("500", str(cfg.seed), k) < cfg.always_500_share for k in job.keys)
+            and any(stable_unit("500", str(cfg.seed), k) < cfg.always_500_share for k in job.keys)
         ):
-            return self._respond(_error(500, "Error interno del servidor (simulado)"))
+            return self._respond(_error(500, "Error interno del servidor (simulado)")), keys
         if cfg.error_share > 0 and rng.random() < cfg.error_share:
             status = (500, 502, 503)[int(rng.random() * 3)]
-            return self._respond(_error(status, "Error del servidor (simulado)"))
+            return self._respond(_error(status, "Error del servidor (simulado)")), keys
         if cfg.html_502_share > 0 and rng.random() < cfg.html_502_share:
-            stats.by_status[502] = stats.by_status.get(502, 0) + 1
-            return web.Response(status=502, body=_HTML_502, content_type="text/html")
+            return self._page(502, _HTML_502), keys
         if cfg.rate_limit_share > 0 and rng.random() < cfg.rate_limit_share:
-            return self._respond(self._rate_limited(cfg))
+            return self._respond(self._rate_limited(cfg)), keys
 
         # Credits.
         if job.cost and cfg.credits is not None:
             if cfg.credits < job.cost:
-                return self._respond(_error(402, "No tiene consultas disponibles"))
+                return self._respond(_error(cfg.quota_status, _QUOTA_MESSAGE)), keys
             cfg.credits -= job.cost
         stats.credits_used += job.cost
 
@@ -1064,6 +863,16 @@ class Simulator:
             and rng.random() < cfg.missing_success_share
         ):
             reply.payload = _without_success(reply.payload)
+        return self._answer(request, served, reply, wants_json), keys
+
+    def _answer(
+        self, request: web.Request, served: _Served, reply: _Reply, wants_json: bool
+    ) -> web.Response:
+        """The API's own answer, in the route's dialect; a validation error Laravel's way."""
+        if reply.status == 422 and not wants_json:
+            return self._redirect(request.headers.get("Referer") or _origin(request) + "/")
+        if served.route.dialect == V2.name and isinstance(reply.payload, dict):
+            reply.payload = _as_strings(reply.payload)
         return self._respond(reply)
 
     def _respond(self, reply: _Reply) -> web.Response:
@@ -1073,6 +882,29 @@ class Simulator:
         if reply.headers:
             headers.update(reply.headers)
         return web.Response(status=reply.status, body=_encode(reply.payload), headers=headers)
+
+    def _page(
+        self, status: int, body: bytes, headers: dict[str, str] | None = None
+    ) -> web.Response:
+        by_status = self.stats.by_status
+        by_status[status] = by_status.get(status, 0) + 1
+        return web.Response(
+            status=status, body=body, headers=headers, content_type="text/html", charset="utf-8"
+        )
+
+    def _redirect(self, location: str, status: int = 302) -> web.Response:
+        """Laravel's ``RedirectResponse``: ``Location`` and a small HTML page."""
+        shown = html.escape(location)
+        body = _laravel_page(
+            f"Redirecting to {location}",
+            f'Redirecting to <a href="{shown}">{shown}</a>.',
+        )
+        return self._page(status, body, {"Location": location})
+
+    def _unauthenticated(self, request: web.Request, wants_json: bool) -> web.Response:
+        if wants_json:
+            return self._respond(_Reply(401, {"message": "Unauthenticated."}))
+        return self._redirect(_origin(request) + LOGIN_PATH)
 
     def _drop(self, request: web.Request) -> web.StreamResponse:
         """Close the TCP connection unanswered: the client sees a disconnect, not HTTP."""
@@ -1085,50 +917,102 @@ class Simulator:
 
     @staticmethod
     def _rate_limited(cfg: SimulatorConfig) -> _Reply:
+        """429; ``Retry-After`` as RFC 9110 has it: whole seconds (rounded up) or a date."""
         headers: dict[str, str] = {}
         if cfg.retry_after is not None:
             if cfg.retry_after_http_date:
                 headers["Retry-After"] = email.utils.formatdate(
                     math.ceil(time.time() + cfg.retry_after), usegmt=True
                 )
-            elif cfg.retry_after == int(cfg.retry_after):
-                headers["Retry-After"] = str(int(cfg.retry_after))
-            else:  # not RFC 9110, but lets tests wait fractions of a second
-                headers["Retry-After"] = str(cfg.retry_after)
+            else:
+                headers["Retry-After"] = str(math.ceil(cfg.retry_after))
         return _error(429, "Demasiadas solicitudes, intente más tarde", headers)
 
     def _not_found(self, message: str, **extra: str) -> _Reply:
         return _Reply(self.config.not_found_status, {"success": False, **extra, "message": message})
 
+    # -- Laravel's own answers: no route, wrong method, the login page ----
+
+    async def _no_route(self, request: web.Request) -> web.Response:
+        arrived = time.monotonic()
+        path = request.path
+        self._count(path)
+        if self._wants_json(request):
+            message = f"The route {path.lstrip('/')} could not be found."
+            response = self._respond(_Reply(404, {"message": message}))
+        else:
+            response = self._page(404, _laravel_page("Not Found", "404 | Not Found"))
+        self._note(arrived, path, (), response.status)
+        return response
+
+    async def _wrong_method(self, request: web.Request, served: _Served) -> web.Response:
+        arrived = time.monotonic()
+        self._count(served.path)
+        allowed = served.route.method
+        headers = {"Allow": allowed}
+        if self._wants_json(request):
+            message = (
+                f"The {request.method} method is not supported for route "
+                f"{request.path.lstrip('/')}. Supported methods: {allowed}."
+            )
+            response = self._respond(_Reply(405, {"message": message}, headers))
+        else:
+            page = _laravel_page("Method Not Allowed", "405 | Method Not Allowed")
+            response = self._page(405, page, headers)
+        self._note(arrived, served.path, (), response.status)
+        return response
+
+    async def _login(self, request: web.Request) -> web.Response:
+        """Where APIMIGO's redirects lead: HTML, never data (a client must not get here)."""
+        self._count(LOGIN_PATH)
+        return self._page(200, _LOGIN_PAGE)
+
     # -- endpoints ---------------------------------------------------------
 
-    def _prepare_ruc(self, body: dict[str, Any]) -> _Job | _Reply:
-        value = body.get("ruc")
-        if not _is_key(value):
-            return _error(422, "El campo ruc es obligatorio")
+    def _ruc_data(self, ruc: str) -> dict[str, Any] | None:
+        data = lookup_ruc(ruc, self.config.not_found_share)
+        changed = self.config.overrides.get(ruc) if data is not None else None
+        return {**data, **changed} if data is not None and changed else data
+
+    def _ruc_refused(self, ruc: str) -> str | None:
+        """APIMIGO's validation message for ``ruc``, None when it passes."""
+        return ruc_problem(ruc) or (
+            "El ruc seleccionado es inválido." if ruc in self.config.reject_422 else None
+        )
+
+    def _prepare_ruc(self, values: dict[str, Any]) -> _Job | _Reply:
+        value = values.get("ruc")
+        if not _is_key(value) or not str(value):
+            return _invalid("ruc", "El campo ruc es obligatorio.")
         ruc = str(value)
+        problem = self._ruc_refused(ruc)
+        if problem:
+            return _invalid("ruc", problem)
 
         def answer() -> _Reply:
-            data = _lookup_ruc(ruc, self.config.not_found_share)
+            data = self._ruc_data(ruc)
             if data is None:
                 return self._not_found("No se encontró el RUC", ruc=ruc)
             return _Reply(200, data)
 
         return _Job((ruc,), 1, answer)
 
-    def _prepare_collection(self, body: dict[str, Any]) -> _Job | _Reply:
-        rucs = body.get("ruc")
+    def _prepare_collection(self, values: dict[str, Any]) -> _Job | _Reply:
+        rucs = values.get("ruc")
         if not isinstance(rucs, list) or not rucs:
-            return _error(422, "El campo ruc debe ser una lista de RUCs")
+            return _invalid("ruc", "El campo ruc debe ser una lista de RUCs.")
         if len(rucs) > COLLECTION_MAX:
-            return _error(422, f"Se permiten como máximo {COLLECTION_MAX} RUCs por consulta")
+            return _invalid("ruc", f"El campo ruc no debe tener más de {COLLECTION_MAX} elementos.")
         items = [str(r) if _is_key(r) else "" for r in rucs]
+        for index, ruc in enumerate(items):  # Laravel validates each element: "ruc.3"
+            problem = self._ruc_refused(ruc)
+            if problem:
+                return _invalid(f"ruc.{index}", problem)
 
         def answer() -> _Reply:
-            share = self.config.not_found_share
             results: list[dict[str, Any]] = []
             for ruc in items:
-                data = _lookup_ruc(ruc, share)
+                data = self._ruc_data(ruc)
                 if data is None:
                     results.append(
                         {"success": False, "ruc": ruc, "message": "No se encontró el RUC"}
@@ -1141,10 +1025,10 @@ class Simulator:
 
         return _Job(tuple(items), len(items), answer)
 
-    def _prepare_dni(self, body: dict[str, Any]) -> _Job | _Reply:
-        dni = body.get("dni")
+    def _prepare_dni(self, values: dict[str, Any]) -> _Job | _Reply:
+        dni = values.get("dni")
         if not isinstance(dni, str) or len(dni) != 8 or not dni.isdigit():
-            return _error(422, "El DNI debe tener 8 dígitos")
+            return _invalid("dni", "El campo dni debe tener 8 dígitos.")
 
         def answer() -> _Reply:
             data = dni_answer(dni, self.config.not_found_share)
@@ -1152,51 +1036,65 @@ class Simulator:
 
         return _Job((dni,), 1, answer)
 
-    def _prepare_representatives(self, body: dict[str, Any]) -> _Job | _Reply:
-        ruc = body.get("ruc")
+    def _prepare_representatives(self, values: dict[str, Any]) -> _Job | _Reply:
+        ruc = values.get("ruc")
         if not isinstance(ruc, str) or not ruc:
-            return _error(422, "El campo ruc es obligatorio")
+            return _invalid("ruc", "El campo ruc es obligatorio.")
+        problem = self._ruc_refused(ruc)
+        if problem:
+            return _invalid("ruc", problem)
 
         def answer() -> _Reply:
-            if _lookup_ruc(ruc, self.config.not_found_share) is None:
+            if self._ruc_data(ruc) is None:
                 return self._not_found("No se encontró el RUC", ruc=ruc)
-            return _Reply(200, {"success": True, "data": _representatives(ruc)})
+            return _Reply(200, {"success": True, "data": representatives(ruc)})
 
         return _Job((ruc,), 1, answer)
 
-    def _prepare_exchange_latest(self, body: dict[str, Any]) -> _Job | _Reply:
-        return _Job((), 0, lambda: _Reply(200, {"success": True, **exchange_rate(_today())}))
+    def _prepare_exchange_latest(self, values: dict[str, Any]) -> _Job | _Reply:
+        return _Job((), 0, lambda: _Reply(200, {"success": True, **exchange_rate(today_in_lima())}))
 
-    def _prepare_exchange_date(self, body: dict[str, Any]) -> _Job | _Reply:
-        day = _parse_date(body.get("fecha"))
+    def _rate_on(self, day: date, currency: str = "USD") -> _Reply:
+        if day > today_in_lima():
+            return self._not_found("No hay tipo de cambio para la fecha", fecha=day.isoformat())
+        return _Reply(200, {"success": True, **exchange_rate(day, currency)})
+
+    def _prepare_exchange_date(self, values: dict[str, Any]) -> _Job | _Reply:
+        day = _parse_date(values.get("fecha"))
         if day is None:
-            return _error(422, "El campo fecha debe tener el formato AAAA-MM-DD")
+            return _invalid("fecha", "El campo fecha debe tener el formato AAAA-MM-DD.")
+        return _Job((day.isoformat(),), 0, lambda: self._rate_on(day))
 
-        def answer() -> _Reply:
-            if day > _today():
-                return self._not_found("No hay tipo de cambio para la fecha", fecha=day.isoformat())
-            return _Reply(200, {"success": True, **exchange_rate(day)})
+    def _prepare_exchange_sbs(self, values: dict[str, Any]) -> _Job | _Reply:
+        day = _parse_date(values.get("fecha"))
+        if day is None:
+            return _invalid("fecha", "El campo fecha debe tener el formato AAAA-MM-DD.")
+        currency = values.get("moneda")
+        if currency not in _CURRENCIES:
+            return _invalid("moneda", "El campo moneda debe ser USD o EUR.")
+        return _Job((day.isoformat(),), 0, lambda: self._rate_on(day, str(currency)))
 
-        return _Job((day.isoformat(),), 0, answer)
-
-    def _prepare_exchange_range(self, body: dict[str, Any]) -> _Job | _Reply:
-        start = _parse_date(body.get("fecha_inicio"))
-        end = _parse_date(body.get("fecha_fin"))
+    def _prepare_exchange_range(self, values: dict[str, Any]) -> _Job | _Reply:
+        start = _parse_date(values.get("fecha_inicio"))
+        end = _parse_date(values.get("fecha_fin"))
         if start is None or end is None:
-            return _error(422, "fecha_inicio y fecha_fin deben tener el formato AAAA-MM-DD")
+            return _invalid(
+                "fecha_inicio" if start is None else "fecha_fin",
+                "fecha_inicio y fecha_fin deben tener el formato AAAA-MM-DD.",
+            )
         if start > end:
-            return _error(422, "fecha_inicio no puede ser posterior a fecha_fin")
+            return _invalid("fecha_inicio", "fecha_inicio no puede ser posterior a fecha_fin.")
         if (end - start).days >= _MAX_EXCHANGE_DAYS:
-            return _error(422, f"El rango no puede superar {_MAX_EXCHANGE_DAYS} días")
+            return _invalid("fecha_fin", f"El rango no puede superar {_MAX_EXCHANGE_DAYS} días.")
 
         def answer() -> _Reply:
-            last = min(end, _today())
+            last = min(end, today_in_lima())
             days = (start + timedelta(days=n) for n in range((last - start).days + 1))
             return _Reply(200, {"success": True, "data": [exchange_rate(d) for d in days]})
 
         return _Job((f"{start}:{end}",), 0, answer)
 
-    def _prepare_account(self, body: dict[str, Any]) -> _Job | _Reply:
+    def _prepare_account(self, values: dict[str, Any]) -> _Job | _Reply:
         def answer() -> _Reply:
             payload = {
                 "success": True,
@@ -1217,8 +1115,13 @@ class Simulator:
         info = {
             "nombre": "Simulador de APIMIGO (migo)",
             "descripcion": "Datos ficticios: no consulte aquí RUC reales con fines legales.",
-            "endpoints": list(ENDPOINTS),
-            "control": ["GET /__sim__/stats", "GET|POST /__sim__/config", "POST /__sim__/reset"],
+            "endpoints": [f"{route.method} {route.path}" for route in _ROUTES],
+            "control": [
+                "GET /__sim__/stats",
+                "GET|POST /__sim__/config",
+                "POST /__sim__/reset",
+                "POST /__sim__/ruc/{ruc}",
+            ],
             "rucs_especiales": dict(SPECIAL_RUCS),
         }
         return web.json_response(info, dumps=lambda o: json.dumps(o, ensure_ascii=False))
@@ -1242,6 +1145,24 @@ class Simulator:
     async def _post_reset(self, request: web.Request) -> web.Response:
         self.reset()
         return web.json_response(self.stats.snapshot())
+
+    async def _post_ruc(self, request: web.Request) -> web.Response:
+        """Merge a JSON object of fields into what one RUC answers from now on."""
+        ruc = request.match_info["ruc"]
+        try:
+            fields = json.loads(await request.read())
+            if not isinstance(fields, dict):
+                raise ValueError("el cuerpo debe ser un objeto JSON de campos")
+            overrides = dict(self.config.overrides)
+            overrides[ruc] = {**overrides.get(ruc, {}), **fields}
+            self.config.update({"overrides": overrides})
+        except ValueError as exc:
+            return web.json_response({"success": False, "message": str(exc)}, status=400)
+        answer = self._ruc_data(ruc)
+        return web.json_response(
+            answer or {"success": False, "ruc": ruc, "message": "No se encontró el RUC"},
+            dumps=lambda o: json.dumps(o, ensure_ascii=False),
+        )
 
 
 def _without_success(payload: _Payload) -> _Payload:
