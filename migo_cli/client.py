@@ -3,15 +3,18 @@
 Everything a batch, a Django view or a Celery task needs to ask APIMIGO goes
 through ``MigoClient``. Design points, each one paid for by a user somewhere:
 
-* The first request of a client goes alone; the rest wait for its answer (a
-  moment at most). A wrong token or an empty account then costs one call, not
-  one per worker.
+* The first paid request of a client goes alone; the rest wait for its answer
+  (a moment at most). A wrong token or an empty account then costs one call,
+  not one per worker.
+* Requests ask for JSON and never follow a redirect; the dialect (``dialects``)
+  decides method, path and where the token travels.
 * After an authentication or quota failure the client sends nothing more: the
   error is raised again, locally, for every later call.
 * ``stream`` yields each result as soon as it is known, in input order or as
   they complete; a slow RUC never holds back requests for the others, and a
   bounded window keeps memory flat on million-row inputs.
-* Every answer (valid or not found) goes into the cache before it is yielded.
+* Every answer (valid, not found, or refused by APIMIGO's validation) goes into
+  the cache before it is yielded; nothing else ever does.
 """
 
 from __future__ import annotations
@@ -179,7 +182,7 @@ class MigoClient:
         self._owns_session = session is None
         self._pace = Pace(self.limits.concurrency, self.limits.rpm)
         self._fatal: FatalAPIError | None = None
-        self._gate = asyncio.Event()  # set once the first request has been answered
+        self._gate = asyncio.Event()  # set once the first paid request has been answered
         self._probing = False
 
     def __repr__(self) -> str:  # the token stays out of reprs, logs and tracebacks
@@ -268,7 +271,9 @@ class MigoClient:
         if self._fatal is not None:
             raise self._refused()
         probing = False
-        if not self._gate.is_set():
+        # Only paid requests wait for the first one: a free answer (the credit check)
+        # says nothing about whether the next lookup will be refused.
+        if operation.is_paid and not self._gate.is_set():
             if self._probing:
                 try:
                     await asyncio.wait_for(self._gate.wait(), PROBE_PATIENCE)
@@ -363,8 +368,12 @@ class MigoClient:
         if refused and _AUTH_MESSAGE.search(message):
             raise self._poison(AuthenticationError(f"APIMIGO rechazó el token: {message}", **where))
         if status == 402 or (refused and _QUOTA_MESSAGE.search(message)):
-            said = message or f"sin consultas disponibles (HTTP {status})"
-            raise self._poison(QuotaExceededError(f"APIMIGO: {said}", **where))
+            said = f": {message}" if message else ""
+            raise self._poison(
+                QuotaExceededError(
+                    f"APIMIGO: sin consultas disponibles (HTTP {status}){said}", **where
+                )
+            )
         if status == 403:
             said = f": {message}" if message else ""
             raise self._poison(

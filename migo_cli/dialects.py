@@ -55,6 +55,16 @@ class Operation(StrEnum):
         """A RUC lookup: what the resumen's ``llamadas_api`` counts (SPEC §4)."""
         return self in (Operation.RUC, Operation.COLLECTION)
 
+    @property
+    def is_paid(self) -> bool:
+        """APIMIGO charges a credit for each value asked (RUC, DNI, representatives)."""
+        return self in (
+            Operation.RUC,
+            Operation.COLLECTION,
+            Operation.DNI,
+            Operation.REPRESENTATIVES,
+        )
+
 
 class Auth(StrEnum):
     """Where the token travels: never in a URL."""
