@@ -127,6 +127,26 @@ class RucResult:
             and self.data.get("condicion_de_domicilio") == "HABIDO"
         )
 
+    @property
+    def unfit_reason(self) -> str | None:
+        """Why a ``valido`` RUC is not ``apto_facturacion``: its estado, else its condición.
+
+        The estado comes first because it is the graver one (a RUC dado de baja
+        and not habido is counted under its baja). None when the RUC is fit, or
+        is not a ``valido`` row at all.
+        """
+        if self.status is not Status.VALID or self.billable:
+            return None
+        state = _normalised(self.data.get("estado_del_contribuyente"))
+        if state != "ACTIVO":
+            return state or "SIN ESTADO"
+        condition = _normalised(self.data.get("condicion_de_domicilio"))
+        if condition != "HABIDO":
+            return condition or "SIN CONDICIÓN"
+        # Spelled differently from what ``billable`` compares (spaces, case): say it as sent.
+        data = self.data
+        return f"{data.get('estado_del_contribuyente')} / {data.get('condicion_de_domicilio')}"
+
     def to_row(self) -> dict[str, Any]:
         """The flat record written to files: SPEC §4's columns, then APIMIGO's fields."""
         row: dict[str, Any] = {
@@ -141,3 +161,8 @@ class RucResult:
             if key not in _NOT_DATA and key not in row:
                 row[key] = value
         return row
+
+
+def _normalised(value: Any) -> str:
+    """An upstream label compared as SPEC §4 says: trimmed, upper-cased."""
+    return " ".join(str(value or "").split()).upper()
