@@ -32,12 +32,12 @@ from migo_cli.exceptions import (
     ServiceUnavailableError,
     UsageError,
 )
-from migo_cli.models import OUTPUT_COLUMNS, Origin, RucResult, Status
+from migo_cli.models import COLUMN_DESCRIPTIONS, OUTPUT_COLUMNS, Origin, RucResult, Status
 from migo_cli.numfmt import format_number
 from migo_cli.progress import NullProgress, ProgressReporter
 from migo_cli.readers import InputTable, read_input
 from migo_cli.ruc import RucCheck, check_ruc
-from migo_cli.writers import ResultWriter, check_output, lock_output, open_writer
+from migo_cli.writers import ResultWriter, SheetStyle, check_output, lock_output, open_writer
 
 __all__ = ["BatchJob", "BatchReport", "CreditCheck", "default_output", "run_batch"]
 
@@ -205,11 +205,13 @@ async def run_batch(
         if client is not None and not job.validate_only and job.credit_check is not CreditCheck.OFF:
             await _check_credits(client, plan, scope, job)
         columns = _result_columns(job)
+        names = _columns(table, columns) if job.enrich else list(columns)
         writer = open_writer(
             destination,
-            columns=_columns(table, columns) if job.enrich else columns,
+            columns=names,
             layout="single" if job.enrich else "split",
             stdout=stdout,
+            style=_sheet_style(columns, names),
         )
         try:
             rows = _Rows(report, table, plan, writer, columns=columns, enrich=job.enrich)
@@ -428,6 +430,18 @@ def _unanswered_reason(report: BatchReport, stop: asyncio.Event) -> str:
 
 def _result_columns(job: BatchJob) -> tuple[str, ...]:
     return (*OUTPUT_COLUMNS, SIMULATED_COLUMN) if job.simulated else OUTPUT_COLUMNS
+
+
+def _sheet_style(result_columns: Sequence[str], names: Sequence[str]) -> SheetStyle:
+    """Descriptions and colours for the result columns, under the names they got."""
+    renamed = dict(zip(result_columns, names[len(names) - len(result_columns) :], strict=True))
+    return SheetStyle(
+        notes={
+            renamed[c]: COLUMN_DESCRIPTIONS[c] for c in result_columns if c in COLUMN_DESCRIPTIONS
+        },
+        fit=renamed.get("apto_facturacion"),
+        status=renamed.get("estado_consulta"),
+    )
 
 
 def _columns(table: InputTable, result_columns: Sequence[str]) -> list[str]:

@@ -11,6 +11,7 @@ from typing import Any
 
 __all__ = [
     "BASE_COLUMNS",
+    "COLUMN_DESCRIPTIONS",
     "OUTPUT_COLUMNS",
     "UPSTREAM_FIELDS",
     "Origin",
@@ -76,6 +77,43 @@ BASE_COLUMNS: tuple[str, ...] = (
 )
 
 OUTPUT_COLUMNS: tuple[str, ...] = BASE_COLUMNS + UPSTREAM_FIELDS
+
+#: What each output column means, for people: headers keep the machine names
+#: (scripts read them), the xlsx output shows these beside them.
+COLUMN_DESCRIPTIONS: Mapping[str, str] = {
+    "ruc": "RUC consultado (11 dígitos; el valor tal como vino si su formato no es válido).",
+    "estado_consulta": "Resultado de la consulta: valido, no_existe, formato_invalido, error "
+    "o sin_consultar (solo con --solo-validar).",
+    "motivo": "Por qué la consulta no es valido (vacío si lo es).",
+    "apto_facturacion": "VERDADERO (TRUE) si el contribuyente está ACTIVO y HABIDO: puede figurar "
+    "en una factura.",
+    "origen": "De dónde vino la respuesta: api, cache (consulta anterior) o local "
+    "(validación sin consulta).",
+    "consultado_en": "Fecha y hora en que APIMIGO respondió (se conserva la original si la "
+    "respuesta vino de la caché).",
+    "nombre_o_razon_social": "Nombre o razón social (SUNAT).",
+    "estado_del_contribuyente": "Estado del contribuyente: ACTIVO, BAJA DE OFICIO, "
+    "SUSPENSION TEMPORAL...",
+    "condicion_de_domicilio": "Condición del domicilio fiscal: HABIDO, NO HABIDO, NO HALLADO...",
+    "ubigeo": "Código de ubigeo (INEI) del domicilio fiscal.",
+    "tipo_de_via": "Tipo de vía del domicilio fiscal (AV., JR., CAL....).",
+    "nombre_de_via": "Nombre de la vía.",
+    "codigo_de_zona": "Tipo de zona (URB., P.J., A.H....).",
+    "tipo_de_zona": "Nombre de la zona.",
+    "numero": "Número.",
+    "interior": "Interior.",
+    "lote": "Lote.",
+    "dpto": "Departamento (dentro del edificio).",
+    "manzana": "Manzana.",
+    "kilometro": "Kilómetro.",
+    "distrito": "Distrito.",
+    "provincia": "Provincia.",
+    "departamento": "Departamento (región).",
+    "direccion_simple": "Dirección sin distrito, provincia ni departamento.",
+    "direccion": "Dirección completa del domicilio fiscal.",
+    "actualizado_en": "Cuándo SUNAT actualizó estos datos por última vez (según APIMIGO).",
+    "simulado": "VERDADERO (TRUE): datos inventados por el simulador (--simulado), no de SUNAT.",
+}
 
 _NOT_DATA = frozenset({"success", "ruc"})
 

@@ -22,6 +22,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from migo_cli.cli import app
+from migo_cli.models import OUTPUT_COLUMNS
 from migo_cli.simulator import (
     RUC_ACENTOS,
     RUC_ACTIVO_HABIDO,
@@ -398,7 +399,7 @@ def test_xlsx_output_sheets_cells_and_styles(env: Path, sim: SimulatorThread) ->
         header = sheet[1]
         assert header[0].value == "ruc"
         assert all(cell.font.b for cell in header)
-        assert sheet.freeze_panes == "A2"
+        assert sheet.freeze_panes == "B2"  # the header row and the RUC column
         assert sheet.auto_filter.ref is not None
         assert sheet.auto_filter.ref.startswith("A1:")
 
@@ -1224,6 +1225,11 @@ def test_demo_command_line_gives_four_sheets(env: Path) -> None:
         invalidos = sheet_records(book["invalidos"])
         errores = sheet_records(book["errores"])
         summary = summary_sheet(book["resumen"])
+        # Every result column is described in Spanish; apto_facturacion is coloured.
+        header = {cell.value: cell for cell in book["validos"][1]}
+        assert all(header[name].comment is not None for name in OUTPUT_COLUMNS)
+        assert "ACTIVO y HABIDO" in header["apto_facturacion"].comment.text
+        assert len(book["validos"].conditional_formatting) == 1
     assert [r["ruc"] for r in validos] == [
         RUC_ACTIVO_HABIDO,
         "20131312955",
@@ -1260,6 +1266,9 @@ def test_demo_command_line_gives_four_sheets(env: Path) -> None:
         "aptos": 7,
         "no_aptos": 2,
     }
+    # The breakdown of the no aptos: a row each in the resumen sheet.
+    assert summary["no_aptos_por_motivo: BAJA DE OFICIO"] == 1
+    assert summary["no_aptos_por_motivo: NO HABIDO"] == 1
 
 
 def test_simulated_run_is_marked_in_the_output_file(env: Path) -> None:
