@@ -60,6 +60,7 @@ from migo_cli.services import (
     today_in_lima,
 )
 from migo_cli.simulator import DEFAULT_PORT, Simulator, SimulatorConfig, serve
+from migo_cli.spanish import OPTIONS_METAVAR, SUBCOMMAND_METAVAR, MigoGroup, MigoTyper
 
 log = logging.getLogger("migo")
 
@@ -69,7 +70,11 @@ SIMULATED_TOKEN = "simulado"
 MIN_REDACTED = 6
 SIMULATED_NOTICE = "DATOS SIMULADOS: no provienen de SUNAT ni de APIMIGO (--simulado)."
 
-app = typer.Typer(
+# Spanish usage errors and help: see migo_cli.spanish for why these classes.
+app = MigoTyper(
+    cls=MigoGroup,
+    options_metavar=OPTIONS_METAVAR,
+    subcommand_metavar=SUBCOMMAND_METAVAR,
     name="migo",
     help="Consulta de RUC (SUNAT) en lote, a través de la API de APIMIGO.",
     no_args_is_help=True,
@@ -80,7 +85,13 @@ app = typer.Typer(
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-cache_app = typer.Typer(help="Ver o limpiar la caché en disco.", no_args_is_help=True)
+cache_app = MigoTyper(
+    cls=MigoGroup,
+    options_metavar=OPTIONS_METAVAR,
+    subcommand_metavar=SUBCOMMAND_METAVAR,
+    help="Ver o limpiar la caché en disco.",
+    no_args_is_help=True,
+)
 app.add_typer(cache_app, name="cache")
 
 stderr = Console(stderr=True)
@@ -364,7 +375,9 @@ def _version(value: bool) -> None:
 def main_callback(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Mostrar la versión."),
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Muestra la versión y termina."
+        ),
     ] = False,
 ) -> None:
     """Consulta de RUC (SUNAT) en lote, a través de la API de APIMIGO."""
@@ -373,7 +386,9 @@ def main_callback(
 @app.command()
 @api_options
 def consultar(
-    rucs: Annotated[list[str], typer.Argument(help="Uno o más RUC.", show_default=False)],
+    rucs: Annotated[
+        list[str], typer.Argument(help="Uno o más RUC.", show_default=False, metavar="RUC")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Salida JSON (para scripts).")] = False,
     *,
     api: ApiOptions,
@@ -443,8 +458,10 @@ def masivo(
     entrada: Annotated[
         str,
         typer.Argument(
-            help="Archivo con los RUC: .csv .tsv .txt .xlsx .xlsm .json .jsonl, o - (stdin).",
+            help="Archivo con los RUC: .csv .tsv .txt .xlsx .xlsm .json .jsonl, o - (entrada "
+            "estándar).",
             show_default=False,
+            metavar="ENTRADA",
         ),
     ],
     *,
@@ -453,8 +470,9 @@ def masivo(
         typer.Option(
             "-o",
             "--salida",
-            help="Archivo de resultados: .xlsx .csv .jsonl .json, o - (JSONL a stdout). "
-            "Por omisión: ENTRADA_resultado.xlsx junto a la entrada (stdin: -).",
+            help="Archivo de resultados: .xlsx .csv .jsonl .json, o - (JSONL por la salida "
+            "estándar). Por omisión: ENTRADA_resultado.xlsx junto a la entrada (con - como "
+            "entrada: -).",
             show_default=False,
         ),
     ] = None,
@@ -776,7 +794,8 @@ _JSON_OPTION = typer.Option("--json", help="Salida JSON (para scripts).")
 @api_options
 def dni(
     dnis: Annotated[
-        list[str], typer.Argument(help="Uno o más DNI (8 dígitos).", show_default=False)
+        list[str],
+        typer.Argument(help="Uno o más DNI (8 dígitos).", show_default=False, metavar="DNI"),
     ],
     as_json: Annotated[bool, _JSON_OPTION] = False,
     *,
@@ -913,7 +932,9 @@ def _print_rates(rates: list[ExchangeRate], simulated: bool) -> None:
 @app.command()
 @api_options
 def representantes(
-    ruc: Annotated[str, typer.Argument(help="RUC de la empresa.", show_default=False)],
+    ruc: Annotated[
+        str, typer.Argument(help="RUC de la empresa.", show_default=False, metavar="RUC")
+    ],
     as_json: Annotated[bool, _JSON_OPTION] = False,
     *,
     api: ApiOptions,
