@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import logging
+import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -1269,6 +1270,34 @@ def test_demo_command_line_gives_four_sheets(env: Path) -> None:
     # The breakdown of the no aptos: a row each in the resumen sheet.
     assert summary["no_aptos_por_motivo: BAJA DE OFICIO"] == 1
     assert summary["no_aptos_por_motivo: NO HABIDO"] == 1
+
+
+def test_resumen_aptos_and_no_aptos_add_up_to_validos(env: Path, sim: SimulatorThread) -> None:
+    source = write_text(env / "muchos.txt", "\n".join(make_rucs(300)) + "\n")
+    out = env / "out.jsonl"
+    resumen = env / "resumen.json"
+
+    result = masivo(sim, str(source), "-o", str(out), "--json-resumen", str(resumen))
+
+    assert_clean_exit(result, 0)
+    summary = read_summary(resumen)
+    valid = [r for r in read_jsonl(out) if r["estado_consulta"] == "valido"]
+    assert summary["aptos"] + summary["no_aptos"] == summary["validos"] == len(valid)
+    assert summary["aptos"] == sum(r["apto_facturacion"] for r in valid)
+    assert min(summary["aptos"], summary["no_aptos"]) > 0  # the sample has both kinds
+    # The breakdown names the estado when it is not ACTIVO, else the condición.
+    reasons: dict[str, int] = {}
+    for row in valid:
+        if not row["apto_facturacion"]:
+            state = row["estado_del_contribuyente"]
+            reason = state if state != "ACTIVO" else row["condicion_de_domicilio"]
+            reasons[reason] = reasons.get(reason, 0) + 1
+    assert summary["no_aptos_por_motivo"] == reasons
+    assert sum(reasons.values()) == summary["no_aptos"]
+    # The summary on stderr says the same, reasons included.
+    assert re.search(rf"aptos para facturar\s*│\s*{summary['aptos']} │", result.stderr)
+    assert re.search(rf"no aptos\s*│\s*{summary['no_aptos']} │", result.stderr)
+    assert all(reason in result.stderr for reason in reasons)
 
 
 def test_simulated_run_is_marked_in_the_output_file(env: Path) -> None:
