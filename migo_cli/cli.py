@@ -621,7 +621,8 @@ def cache_info(cache_dir: _CacheDir = None) -> None:
 @cache_app.command("limpiar")
 def cache_clear(
     ruc: Annotated[
-        str | None, typer.Option("--ruc", help="Borrar solo las entradas de este RUC.")
+        str | None,
+        typer.Option("--ruc", help="Borrar solo las entradas de este RUC.", metavar="RUC"),
     ] = None,
     cache_dir: _CacheDir = None,
 ) -> None:
@@ -791,17 +792,28 @@ def tipo_cambio(
     fecha: Annotated[
         str | None,
         typer.Option(
-            "--fecha", help="Día AAAA-MM-DD (si no: el último publicado).", show_default=False
+            "--fecha",
+            help="Un día (si no: el último publicado).",
+            show_default=False,
+            metavar="AAAA-MM-DD",
         ),
     ] = None,
     desde: Annotated[
         str | None,
-        typer.Option("--desde", help="Primer día de un rango, AAAA-MM-DD.", show_default=False),
+        typer.Option(
+            "--desde",
+            help="Primer día de un rango.",
+            show_default=False,
+            metavar="AAAA-MM-DD",
+        ),
     ] = None,
     hasta: Annotated[
         str | None,
         typer.Option(
-            "--hasta", help="Último día del rango, AAAA-MM-DD (si no: hoy).", show_default=False
+            "--hasta",
+            help="Último día del rango (si no: hoy).",
+            show_default=False,
+            metavar="AAAA-MM-DD",
         ),
     ] = None,
     as_json: Annotated[bool, _JSON_OPTION] = False,

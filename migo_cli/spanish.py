@@ -316,7 +316,7 @@ def _param_help(param: TyperOption | TyperArgument) -> Text:
 def _param_rows(
     params: Sequence[TyperOption | TyperArgument], ctx: _click.Context
 ) -> RenderableType:
-    table = Table.grid(padding=(0, 1), expand=True)
+    table = Table.grid(padding=(0, 2), expand=True)
     table.add_column(style="bold cyan", no_wrap=True)
     table.add_column(style="yellow", no_wrap=True)
     table.add_column(ratio=1)
