@@ -32,11 +32,12 @@ from migo_cli.exceptions import (
     ServiceUnavailableError,
     UsageError,
 )
-from migo_cli.models import OUTPUT_COLUMNS, Origin, RucResult, Status
+from migo_cli.models import COLUMN_DESCRIPTIONS, OUTPUT_COLUMNS, Origin, RucResult, Status
+from migo_cli.numfmt import format_number
 from migo_cli.progress import NullProgress, ProgressReporter
 from migo_cli.readers import InputTable, read_input
 from migo_cli.ruc import RucCheck, check_ruc
-from migo_cli.writers import ResultWriter, check_output, lock_output, open_writer
+from migo_cli.writers import ResultWriter, SheetStyle, check_output, lock_output, open_writer
 
 __all__ = ["BatchJob", "BatchReport", "CreditCheck", "default_output", "run_batch"]
 
@@ -82,6 +83,8 @@ class BatchReport:
     total: int = 0
     unique: int = 0
     counts: dict[Status, int] = field(default_factory=dict)
+    fit: int = 0  # ``valido`` rows with apto_facturacion true
+    unfit: dict[str, int] = field(default_factory=dict)  # the others, by reason
     from_cache: int = 0
     api_calls: int = 0
     estimated_calls: int | None = None
@@ -114,6 +117,9 @@ class BatchReport:
             "duracion_s": round(self.seconds, 3),
             "salida": self.output,
             "completo": self.complete,
+            "aptos": self.fit,
+            "no_aptos": sum(self.unfit.values()),
+            "no_aptos_por_motivo": dict(sorted(self.unfit.items(), key=lambda kv: -kv[1])),
         }
         if self.counts.get(Status.UNCHECKED):
             data["sin_consultar"] = self.counts[Status.UNCHECKED]
@@ -199,11 +205,13 @@ async def run_batch(
         if client is not None and not job.validate_only and job.credit_check is not CreditCheck.OFF:
             await _check_credits(client, plan, scope, job)
         columns = _result_columns(job)
+        names = _columns(table, columns) if job.enrich else list(columns)
         writer = open_writer(
             destination,
-            columns=_columns(table, columns) if job.enrich else columns,
+            columns=names,
             layout="single" if job.enrich else "split",
             stdout=stdout,
+            style=_sheet_style(columns, names),
         )
         try:
             rows = _Rows(report, table, plan, writer, columns=columns, enrich=job.enrich)
@@ -235,9 +243,9 @@ async def _read(job: BatchJob) -> tuple[InputTable, _Plan, BatchReport]:
     log.info(
         "entrada %s: %s valores, %s distintos, %s con formato inválido",
         table.source,
-        _n(plan.total),
-        _n(len(plan.checks)),
-        _n(sum(not c.valid for c in plan.checks)),
+        format_number(plan.total),
+        format_number(len(plan.checks)),
+        format_number(sum(not c.valid for c in plan.checks)),
     )
     report = BatchReport(total=plan.total, unique=len(plan.checks), simulated=job.simulated)
     return table, plan, report
@@ -352,11 +360,15 @@ async def _check_credits(
     if credits < needed and not exact:
         needed = _uncached(plan, scope)
     if credits >= needed:
-        log.debug("consultas disponibles: %s; esta ejecución necesita %s", _n(credits), _n(needed))
+        log.debug(
+            "consultas disponibles: %s; esta ejecución necesita %s",
+            format_number(credits),
+            format_number(needed),
+        )
         return
     message = (
-        f"la cuenta de APIMIGO tiene {_n(credits)} consultas disponibles y esta ejecución "
-        f"necesita {_n(needed)} (RUC válidos sin respuesta en la caché)"
+        f"la cuenta de APIMIGO tiene {format_number(credits)} consultas disponibles y esta "
+        f"ejecución necesita {format_number(needed)} (RUC válidos sin respuesta en la caché)"
     )
     if job.credit_check is CreditCheck.STRICT:
         raise UsageError(f"{message}; no se consultó nada (--estricto)")
@@ -420,6 +432,18 @@ def _result_columns(job: BatchJob) -> tuple[str, ...]:
     return (*OUTPUT_COLUMNS, SIMULATED_COLUMN) if job.simulated else OUTPUT_COLUMNS
 
 
+def _sheet_style(result_columns: Sequence[str], names: Sequence[str]) -> SheetStyle:
+    """Descriptions and colours for the result columns, under the names they got."""
+    renamed = dict(zip(result_columns, names[len(names) - len(result_columns) :], strict=True))
+    return SheetStyle(
+        notes={
+            renamed[c]: COLUMN_DESCRIPTIONS[c] for c in result_columns if c in COLUMN_DESCRIPTIONS
+        },
+        fit=renamed.get("apto_facturacion"),
+        status=renamed.get("estado_consulta"),
+    )
+
+
 def _columns(table: InputTable, result_columns: Sequence[str]) -> list[str]:
     """The input's columns, then the result's; a result name already taken gets ``_migo``."""
     names = [str(c) for c in table.frame.columns] if table.frame is not None else []
@@ -467,6 +491,12 @@ class _Rows:
         report.counts[result.status] = report.counts.get(result.status, 0) + 1
         if result.origin is Origin.CACHE:
             report.from_cache += 1
+        if result.status is Status.VALID:
+            reason = result.unfit_reason
+            if reason is None:
+                report.fit += 1
+            else:
+                report.unfit[reason] = report.unfit.get(reason, 0) + 1
         row = result.to_row()
         if report.simulated:
             row[SIMULATED_COLUMN] = True
@@ -496,7 +526,3 @@ class _Rows:
             result = self.kept[item] if item >= 0 else None
             extra = [result.get(c, "") for c in self.columns] if result else blank
             self.writer.write(dict(zip(names, [*values[:width], *extra], strict=True)))
-
-
-def _n(value: int) -> str:
-    return f"{value:,}".replace(",", ".")

@@ -26,6 +26,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from migo_cli import render
 from migo_cli._version import __version__
 from migo_cli.batch import BatchJob, BatchReport, CreditCheck, default_output, run_batch
 from migo_cli.cache import ResultCache
@@ -51,6 +52,7 @@ from migo_cli.exceptions import (
     UsageError,
 )
 from migo_cli.models import RucResult, Status
+from migo_cli.numfmt import format_number
 from migo_cli.progress import LogProgress, NullProgress, ProgressReporter, RichProgress
 from migo_cli.ruc import check_ruc
 from migo_cli.services import (
@@ -63,6 +65,7 @@ from migo_cli.services import (
     today_in_lima,
 )
 from migo_cli.simulator import DEFAULT_PORT, Simulator, SimulatorConfig, serve
+from migo_cli.spanish import OPTIONS_METAVAR, SUBCOMMAND_METAVAR, MigoGroup, MigoTyper
 
 log = logging.getLogger("migo")
 
@@ -72,7 +75,11 @@ SIMULATED_TOKEN = "simulado"
 MIN_REDACTED = 6
 SIMULATED_NOTICE = "DATOS SIMULADOS: no provienen de SUNAT ni de APIMIGO (--simulado)."
 
-app = typer.Typer(
+# Spanish usage errors and help: see migo_cli.spanish for why these classes.
+app = MigoTyper(
+    cls=MigoGroup,
+    options_metavar=OPTIONS_METAVAR,
+    subcommand_metavar=SUBCOMMAND_METAVAR,
     name="migo",
     help="Consulta de RUC (SUNAT) en lote, a través de la API de APIMIGO.",
     no_args_is_help=True,
@@ -83,7 +90,13 @@ app = typer.Typer(
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-cache_app = typer.Typer(help="Ver o limpiar la caché en disco.", no_args_is_help=True)
+cache_app = MigoTyper(
+    cls=MigoGroup,
+    options_metavar=OPTIONS_METAVAR,
+    subcommand_metavar=SUBCOMMAND_METAVAR,
+    help="Ver o limpiar la caché en disco.",
+    no_args_is_help=True,
+)
 app.add_typer(cache_app, name="cache")
 
 stderr = Console(stderr=True)
@@ -187,13 +200,9 @@ def _setup_logging(verbose: bool, quiet: bool) -> None:
     logger.handlers.clear()
     logger.propagate = False
     logger.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
-    if stderr.is_terminal:
-        from rich.logging import RichHandler
-
-        handler: logging.Handler = RichHandler(
-            console=stderr, show_path=False, show_time=False, markup=False
-        )
-    else:
+    if stderr.is_terminal:  # a person: the message, marked when it is a warning or worse
+        handler: logging.Handler = render.TerminalLogHandler(stderr)
+    else:  # cron: timestamp and level, for the log file
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(
             logging.Formatter("%(asctime)s migo %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
@@ -372,7 +381,9 @@ def _version(value: bool) -> None:
 def main_callback(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Mostrar la versión."),
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Muestra la versión y termina."
+        ),
     ] = False,
 ) -> None:
     """Consulta de RUC (SUNAT) en lote, a través de la API de APIMIGO."""
@@ -381,12 +392,20 @@ def main_callback(
 @app.command()
 @api_options
 def consultar(
-    rucs: Annotated[list[str], typer.Argument(help="Uno o más RUC.", show_default=False)],
+    rucs: Annotated[
+        list[str], typer.Argument(help="Uno o más RUC.", show_default=False, metavar="RUC")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Salida JSON (para scripts).")] = False,
+    detalle: Annotated[
+        bool, typer.Option("--detalle", help="Una ficha por RUC, aunque sean varios.")
+    ] = False,
     *,
     api: ApiOptions,
 ) -> None:
-    """Consultar uno o algunos RUC. Sale con 0 solo si todos son válidos."""
+    """Consultar uno o algunos RUC. Sale con 0 solo si todos son válidos.
+
+    Un RUC se muestra como ficha con todos sus datos; varios, como tabla (--detalle: fichas).
+    """
     secrets: list[str] = []
 
     async def main(signals: _Signals) -> int:
@@ -403,7 +422,10 @@ def consultar(
         if as_json:
             _print_json(results, api.simulated)
         else:
-            _print_table(results, api.simulated)
+            notice = SIMULATED_NOTICE if api.simulated else None
+            stdout.print(
+                render.ruc_results(results, detail=detalle, width=stdout.width, notice=notice)
+            )
         if signals.exit_code is not None:
             return signals.exit_code
         return EXIT_OK if all(r.status is Status.VALID for r in results) else EXIT_PARTIAL
@@ -417,42 +439,16 @@ def _print_json(results: list[RucResult], simulated: bool) -> None:
     sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
 
 
-_STATUS_STYLE = {
-    Status.VALID: "green",
-    Status.NOT_FOUND: "yellow",
-    Status.INVALID: "red",
-    Status.ERROR: "bold red",
-}
-
-
-def _print_table(results: list[RucResult], simulated: bool) -> None:
-    table = Table(caption=SIMULATED_NOTICE if simulated else None, caption_style="yellow")
-    for header in ("RUC", "Consulta"):
-        table.add_column(header, no_wrap=True)
-    for header in ("Razón social", "Estado", "Condición", "Apto", "Detalle"):
-        table.add_column(header, overflow="fold")
-    for r in results:
-        data = r.data
-        table.add_row(
-            r.ruc,
-            f"[{_STATUS_STYLE.get(r.status, '')}]{r.status.value}[/]",
-            str(data.get("nombre_o_razon_social") or ""),
-            str(data.get("estado_del_contribuyente") or ""),
-            str(data.get("condicion_de_domicilio") or ""),
-            "sí" if r.billable else "no",
-            r.reason or str(data.get("direccion") or ""),
-        )
-    stdout.print(table)
-
-
 @app.command()
 @api_options
 def masivo(
     entrada: Annotated[
         str,
         typer.Argument(
-            help="Archivo con los RUC: .csv .tsv .txt .xlsx .xlsm .json .jsonl, o - (stdin).",
+            help="Archivo con los RUC: .csv .tsv .txt .xlsx .xlsm .json .jsonl, o - (entrada "
+            "estándar).",
             show_default=False,
+            metavar="ENTRADA",
         ),
     ],
     *,
@@ -461,8 +457,9 @@ def masivo(
         typer.Option(
             "-o",
             "--salida",
-            help="Archivo de resultados: .xlsx .csv .jsonl .json, o - (JSONL a stdout). "
-            "Por omisión: ENTRADA_resultado.xlsx junto a la entrada (stdin: -).",
+            help="Archivo de resultados: .xlsx .csv .jsonl .json, o - (JSONL por la salida "
+            "estándar). Por omisión: ENTRADA_resultado.xlsx junto a la entrada (con - como "
+            "entrada: -).",
             show_default=False,
         ),
     ] = None,
@@ -598,44 +595,15 @@ def _check_summary_path(path: Path) -> None:
 
 
 def _render_dry_run(report: BatchReport) -> None:
-    summary = report.summary()
-    stderr.print(
-        f"Consultas pagadas que haría esta ejecución: [bold]{report.estimated_calls}[/] "
-        f"({summary['unicos']} RUC distintos, {summary['formato_invalido']} con formato "
-        "inválido; nada se gastó)"
-    )
+    stderr.print(render.dry_run_message(report))
 
 
 def _render_report(report: BatchReport) -> None:
-    summary = report.summary()
-    table = Table(title="Resumen", show_header=False, title_justify="left")
-    table.add_column("campo", style="bold")
-    table.add_column("valor", justify="right")
-    labels = {
-        "total": "Valores leídos",
-        "unicos": "RUC distintos",
-        "duplicados": "Duplicados",
-        "validos": "Válidos",
-        "sin_consultar": "Sin consultar (solo validación)",
-        "no_existe": "No existen",
-        "formato_invalido": "Formato inválido",
-        "errores": "Errores",
-        "desde_cache": "Desde caché",
-        "llamadas_api": "Llamadas a la API",
-        "duracion_s": "Duración (s)",
-        "salida": "Salida",
-        "completo": "Completo",
-    }
-    for key, label in labels.items():
-        if key in summary:
-            value = summary[key]
-            shown = ("sí" if value else "no") if isinstance(value, bool) else str(value)
-            table.add_row(label, shown)
-    stderr.print(table)
+    stderr.print(render.summary_table(report))
     if report.errors and not (report.fatal or report.unavailable):
         stderr.print(
-            f"[yellow]{report.errors} RUC quedaron con error; vuelva a ejecutar el mismo "
-            "comando: solo se consultarán esos.[/]"
+            f"[yellow]{format_number(report.errors)} RUC quedaron con error; vuelva a ejecutar "
+            "el mismo comando: solo se consultarán esos.[/]"
         )
 
 
@@ -654,14 +622,15 @@ def cache_info(cache_dir: _CacheDir = None) -> None:
     with ResultCache(cache_dir or default_cache_dir()) as cache:
         info = cache.info()
     stdout.print(f"Ubicación: {info.path}")
-    stdout.print(f"Entradas:  {info.entries}")
-    stdout.print(f"Tamaño:    {info.size_bytes / 1024:.1f} KiB")
+    stdout.print(f"Entradas:  {format_number(info.entries)}")
+    stdout.print(f"Tamaño:    {format_number(info.size_bytes / 1024, 1)} KiB")
 
 
 @cache_app.command("limpiar")
 def cache_clear(
     ruc: Annotated[
-        str | None, typer.Option("--ruc", help="Borrar solo las entradas de este RUC.")
+        str | None,
+        typer.Option("--ruc", help="Borrar solo las entradas de este RUC.", metavar="RUC"),
     ] = None,
     cache_dir: _CacheDir = None,
 ) -> None:
@@ -669,7 +638,7 @@ def cache_clear(
     _setup_logging(False, False)
     with ResultCache(cache_dir or default_cache_dir()) as cache:
         removed = cache.clear(ruc)
-    stdout.print(f"Entradas borradas: {removed}")
+    stdout.print(f"Entradas borradas: {format_number(removed)}")
 
 
 @app.command()
@@ -788,7 +757,7 @@ def _new_table(simulated: bool, title: str | None = None) -> Table:
 
 
 def _status_text(status: Status) -> str:
-    return f"[{_STATUS_STYLE.get(status, '')}]{status.value}[/]"
+    return f"[{render.STATUS_STYLES[status]}]{render.STATUS_LABELS[status]}[/]"
 
 
 _JSON_OPTION = typer.Option("--json", help="Salida JSON (para scripts).")
@@ -798,7 +767,8 @@ _JSON_OPTION = typer.Option("--json", help="Salida JSON (para scripts).")
 @api_options
 def dni(
     dnis: Annotated[
-        list[str], typer.Argument(help="Uno o más DNI (8 dígitos).", show_default=False)
+        list[str],
+        typer.Argument(help="Uno o más DNI (8 dígitos).", show_default=False, metavar="DNI"),
     ],
     as_json: Annotated[bool, _JSON_OPTION] = False,
     *,
@@ -844,17 +814,28 @@ def tipo_cambio(
     fecha: Annotated[
         str | None,
         typer.Option(
-            "--fecha", help="Día AAAA-MM-DD (si no: el último publicado).", show_default=False
+            "--fecha",
+            help="Un día (si no: el último publicado).",
+            show_default=False,
+            metavar="AAAA-MM-DD",
         ),
     ] = None,
     desde: Annotated[
         str | None,
-        typer.Option("--desde", help="Primer día de un rango, AAAA-MM-DD.", show_default=False),
+        typer.Option(
+            "--desde",
+            help="Primer día de un rango.",
+            show_default=False,
+            metavar="AAAA-MM-DD",
+        ),
     ] = None,
     hasta: Annotated[
         str | None,
         typer.Option(
-            "--hasta", help="Último día del rango, AAAA-MM-DD (si no: hoy).", show_default=False
+            "--hasta",
+            help="Último día del rango (si no: hoy).",
+            show_default=False,
+            metavar="AAAA-MM-DD",
         ),
     ] = None,
     as_json: Annotated[bool, _JSON_OPTION] = False,
@@ -920,7 +901,7 @@ def tipo_cambio(
 
 
 def _price(value: float | None) -> str:
-    return "" if value is None else f"{value:.3f}"
+    return "" if value is None else format_number(value, 3)
 
 
 def _print_rates(rates: list[ExchangeRate], simulated: bool) -> None:
@@ -937,7 +918,9 @@ def _print_rates(rates: list[ExchangeRate], simulated: bool) -> None:
 @app.command()
 @api_options
 def representantes(
-    ruc: Annotated[str, typer.Argument(help="RUC de la empresa.", show_default=False)],
+    ruc: Annotated[
+        str, typer.Argument(help="RUC de la empresa.", show_default=False, metavar="RUC")
+    ],
     as_json: Annotated[bool, _JSON_OPTION] = False,
     *,
     api: ApiOptions,
@@ -1033,7 +1016,7 @@ def _print_account(info: AccountInfo, simulated: bool) -> None:
     table.add_column("valor", overflow="fold")
     table.show_header = False
     document = info.to_dict()
-    credits = "no informadas" if info.credits is None else f"{info.credits:,}".replace(",", ".")
+    credits = "no informadas" if info.credits is None else format_number(info.credits)
     document["consultas_disponibles"] = credits
     for key, value in document.items():
         if key == "consultado_en" or value is None:

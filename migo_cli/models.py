@@ -11,6 +11,7 @@ from typing import Any
 
 __all__ = [
     "BASE_COLUMNS",
+    "COLUMN_DESCRIPTIONS",
     "OUTPUT_COLUMNS",
     "UPSTREAM_FIELDS",
     "Origin",
@@ -77,6 +78,43 @@ BASE_COLUMNS: tuple[str, ...] = (
 
 OUTPUT_COLUMNS: tuple[str, ...] = BASE_COLUMNS + UPSTREAM_FIELDS
 
+#: What each output column means, for people: headers keep the machine names
+#: (scripts read them), the xlsx output shows these beside them.
+COLUMN_DESCRIPTIONS: Mapping[str, str] = {
+    "ruc": "RUC consultado (11 dígitos; el valor tal como vino si su formato no es válido).",
+    "estado_consulta": "Resultado de la consulta: valido, no_existe, formato_invalido, error "
+    "o sin_consultar (solo con --solo-validar).",
+    "motivo": "Por qué la consulta no es valido (vacío si lo es).",
+    "apto_facturacion": "VERDADERO (TRUE) si el contribuyente está ACTIVO y HABIDO: puede figurar "
+    "en una factura.",
+    "origen": "De dónde vino la respuesta: api, cache (consulta anterior) o local "
+    "(validación sin consulta).",
+    "consultado_en": "Fecha y hora en que APIMIGO respondió (se conserva la original si la "
+    "respuesta vino de la caché).",
+    "nombre_o_razon_social": "Nombre o razón social (SUNAT).",
+    "estado_del_contribuyente": "Estado del contribuyente: ACTIVO, BAJA DE OFICIO, "
+    "SUSPENSION TEMPORAL...",
+    "condicion_de_domicilio": "Condición del domicilio fiscal: HABIDO, NO HABIDO, NO HALLADO...",
+    "ubigeo": "Código de ubigeo (INEI) del domicilio fiscal.",
+    "tipo_de_via": "Tipo de vía del domicilio fiscal (AV., JR., CAL....).",
+    "nombre_de_via": "Nombre de la vía.",
+    "codigo_de_zona": "Tipo de zona (URB., P.J., A.H....).",
+    "tipo_de_zona": "Nombre de la zona.",
+    "numero": "Número.",
+    "interior": "Interior.",
+    "lote": "Lote.",
+    "dpto": "Departamento (dentro del edificio).",
+    "manzana": "Manzana.",
+    "kilometro": "Kilómetro.",
+    "distrito": "Distrito.",
+    "provincia": "Provincia.",
+    "departamento": "Departamento (región).",
+    "direccion_simple": "Dirección sin distrito, provincia ni departamento.",
+    "direccion": "Dirección completa del domicilio fiscal.",
+    "actualizado_en": "Cuándo SUNAT actualizó estos datos por última vez (según APIMIGO).",
+    "simulado": "VERDADERO (TRUE): datos inventados por el simulador (--simulado), no de SUNAT.",
+}
+
 _NOT_DATA = frozenset({"success", "ruc"})
 
 
@@ -135,6 +173,26 @@ class RucResult:
             and _normal(self.data.get("condicion_de_domicilio")) == "HABIDO"
         )
 
+    @property
+    def unfit_reason(self) -> str | None:
+        """Why a ``valido`` RUC is not ``apto_facturacion``: its estado, else its condición.
+
+        The estado comes first because it is the graver one (a RUC dado de baja
+        and not habido is counted under its baja). None when the RUC is fit, or
+        is not a ``valido`` row at all.
+        """
+        if self.status is not Status.VALID or self.billable:
+            return None
+        state = _normalised(self.data.get("estado_del_contribuyente"))
+        if state != "ACTIVO":
+            return state or "SIN ESTADO"
+        condition = _normalised(self.data.get("condicion_de_domicilio"))
+        if condition != "HABIDO":
+            return condition or "SIN CONDICIÓN"
+        # Spelled differently from what ``billable`` compares (spaces, case): say it as sent.
+        data = self.data
+        return f"{data.get('estado_del_contribuyente')} / {data.get('condicion_de_domicilio')}"
+
     def to_row(self) -> dict[str, Any]:
         """The flat record written to files: SPEC §4's columns, then APIMIGO's fields."""
         row: dict[str, Any] = {
@@ -149,3 +207,8 @@ class RucResult:
             if key not in _NOT_DATA and key not in row:
                 row[key] = value
         return row
+
+
+def _normalised(value: Any) -> str:
+    """An upstream label compared as SPEC §4 says: trimmed, upper-cased."""
+    return " ".join(str(value or "").split()).upper()

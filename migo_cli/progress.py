@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from collections.abc import Iterable
 from typing import Protocol
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
     ProgressColumn,
     Task,
@@ -24,35 +24,42 @@ from rich.progress import (
 from rich.text import Text
 
 from migo_cli.models import Origin, RucResult, Status
+from migo_cli.numfmt import format_number
 
 __all__ = ["LogProgress", "NullProgress", "ProgressReporter", "RichProgress", "Tally"]
 
 
 class Tally:
-    """Running counts per ``estado_consulta``, plus cache hits."""
+    """Running counts per ``estado_consulta``, fit / unfit to invoice, and cache hits."""
 
     def __init__(self) -> None:
         self.by_status: Counter[Status] = Counter()
+        self.fit = 0
         self.from_cache = 0
         self.done = 0
 
     def add(self, result: RucResult) -> None:
         self.by_status[result.status] += 1
         self.done += 1
+        if result.billable:
+            self.fit += 1
         if result.origin is Origin.CACHE:
             self.from_cache += 1
 
     def describe(self) -> str:
+        """What the user came for first: how many RUCs can go on an invoice, how many not."""
+        unfit = self.by_status[Status.VALID] - self.fit
         parts = [
-            f"válidos {self.by_status[Status.VALID]:,}",
-            f"no existe {self.by_status[Status.NOT_FOUND]:,}",
-            f"formato inválido {self.by_status[Status.INVALID]:,}",
-            f"errores {self.by_status[Status.ERROR]:,}",
+            f"aptos {format_number(self.fit)}",
+            f"no aptos {format_number(unfit)}",
+            f"no existe {format_number(self.by_status[Status.NOT_FOUND])}",
+            f"formato inválido {format_number(self.by_status[Status.INVALID])}",
+            f"errores {format_number(self.by_status[Status.ERROR])}",
         ]
         if self.by_status[Status.UNCHECKED]:
-            parts.append(f"sin consultar {self.by_status[Status.UNCHECKED]:,}")
-        parts.append(f"de caché {self.from_cache:,}")
-        return " · ".join(parts).replace(",", ".")
+            parts.append(f"sin consultar {format_number(self.by_status[Status.UNCHECKED])}")
+        parts.append(f"de caché {format_number(self.from_cache)}")
+        return " · ".join(parts)
 
 
 class ProgressReporter(Protocol):
@@ -99,15 +106,17 @@ class LogProgress:
         done, total = self.tally.done, self.total
         elapsed = max(now - self._started, 1e-9)
         rate = done / elapsed
-        left = f", faltan ~{(total - done) / rate:.0f} s" if rate and done < total else ""
+        left = (
+            f", faltan ~{format_number((total - done) / rate)} s" if rate and done < total else ""
+        )
         percent = 100 * done / total if total else 100.0
         self.log.info(
-            "avance: %s/%s (%.0f%%) · %s · %.0f RUC/s%s",
-            f"{done:,}".replace(",", "."),
-            f"{total:,}".replace(",", "."),
+            "avance: %s/%s (%.0f%%) · %s · %s RUC/s%s",
+            format_number(done),
+            format_number(total),
             percent,
             self.tally.describe(),
-            rate,
+            format_number(rate),
             left,
         )
 
@@ -115,19 +124,30 @@ class LogProgress:
         self._report(time.monotonic())
 
 
-class _TallyColumn(ProgressColumn):
-    def __init__(self, tally: Tally) -> None:
-        super().__init__()
-        self.tally = tally
+class _CountColumn(ProgressColumn):
+    """``2,704/10,000``: Rich's MofNCompleteColumn would print ``2704/10000``."""
 
     def render(self, task: Task) -> Text:
-        return Text(self.tally.describe(), style="dim")
+        total = "?" if task.total is None else format_number(task.total)
+        return Text(f"{format_number(task.completed)}/{total}", style="progress.download")
 
 
 class _RateColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.0f} RUC/s" if speed else "— RUC/s", style="cyan")
+        return Text(f"{format_number(speed)} RUC/s" if speed else "— RUC/s", style="cyan")
+
+
+class _BarAndTally(Progress):
+    """The bar, and under it the counts: on one line they would not fit 80 columns."""
+
+    def __init__(self, tally: Tally, *columns: ProgressColumn, console: Console) -> None:
+        self.tally = tally  # before Progress starts asking for renderables
+        super().__init__(*columns, console=console, transient=False)
+
+    def get_renderables(self) -> Iterable[RenderableType]:
+        yield from super().get_renderables()
+        yield Text(self.tally.describe(), style="dim", overflow="fold")
 
 
 class RichProgress:
@@ -138,15 +158,14 @@ class RichProgress:
 
     def __init__(self, console: Console) -> None:
         self.tally = Tally()
-        self._progress = Progress(
+        self._progress = _BarAndTally(
+            self.tally,
             TextColumn("[bold]Consultando"),
             BarColumn(),
-            MofNCompleteColumn(),
+            _CountColumn(),
             _RateColumn(),
             TimeRemainingColumn(),
-            _TallyColumn(self.tally),
             console=console,
-            transient=False,
         )
         self._task = self._progress.add_task("consulta", total=None)
         self._shown = 0

@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import logging
+import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from migo_cli.cli import app
+from migo_cli.models import OUTPUT_COLUMNS
 from migo_cli.simulator import (
     RUC_ACENTOS,
     RUC_ACTIVO_HABIDO,
@@ -398,7 +400,7 @@ def test_xlsx_output_sheets_cells_and_styles(env: Path, sim: SimulatorThread) ->
         header = sheet[1]
         assert header[0].value == "ruc"
         assert all(cell.font.b for cell in header)
-        assert sheet.freeze_panes == "A2"
+        assert sheet.freeze_panes == "B2"  # the header row and the RUC column
         assert sheet.auto_filter.ref is not None
         assert sheet.auto_filter.ref.startswith("A1:")
 
@@ -616,6 +618,9 @@ CRAFTED_FIRST = {
     "desde_cache": 0,
     "llamadas_api": 4,
     "completo": True,
+    "aptos": 1,
+    "no_aptos": 2,
+    "no_aptos_por_motivo": {"BAJA DE OFICIO": 1, "NO HABIDO": 1},
 }
 CRAFTED_LOOKUPS = {RUC_ACTIVO_HABIDO: 1, RUC_NO_EXISTE: 1, RUC_BAJA_DE_OFICIO: 1, RUC_NO_HABIDO: 1}
 
@@ -661,8 +666,10 @@ def test_json_resumen_counts_then_a_warm_rerun_asks_nothing(
     rerun = read_jsonl(env / "out.jsonl")
     assert states(rerun) == states(rows)
     assert [r["origen"] for r in rerun] == ["cache", "cache", "local", "local", "cache", "cache"]
-    # A cached answer keeps the time APIMIGO gave it.
-    assert [r["consultado_en"] for r in rerun] == [r["consultado_en"] for r in rows]
+    # A cached answer keeps the time APIMIGO gave it (a local row is stamped anew: the two
+    # runs may fall in different seconds).
+    cached = [i for i, r in enumerate(rerun) if r["origen"] == "cache"]
+    assert [rerun[i]["consultado_en"] for i in cached] == [rows[i]["consultado_en"] for i in cached]
 
 
 def test_refrescar_asks_again_and_stores_the_new_answers(env: Path, sim: SimulatorThread) -> None:
@@ -1219,6 +1226,11 @@ def test_demo_command_line_gives_four_sheets(env: Path) -> None:
         invalidos = sheet_records(book["invalidos"])
         errores = sheet_records(book["errores"])
         summary = summary_sheet(book["resumen"])
+        # Every result column is described in Spanish; apto_facturacion is coloured.
+        header = {cell.value: cell for cell in book["validos"][1]}
+        assert all(header[name].comment is not None for name in OUTPUT_COLUMNS)
+        assert "ACTIVO y HABIDO" in header["apto_facturacion"].comment.text
+        assert len(book["validos"].conditional_formatting) == 1
     assert [r["ruc"] for r in validos] == [
         RUC_ACTIVO_HABIDO,
         "20131312955",
@@ -1241,7 +1253,7 @@ def test_demo_command_line_gives_four_sheets(env: Path) -> None:
     assert apto[RUC_ACTIVO_HABIDO] is True
     names = {r["ruc"]: r["nombre_o_razon_social"] for r in validos}
     assert names[RUC_FORMULA] == "'" + FORMULA_NAME
-    assert {k: summary[k] for k in CRAFTED_FIRST} == {
+    assert {k: summary[k] for k in CRAFTED_FIRST if k != "no_aptos_por_motivo"} == {
         "total": 12,
         "unicos": 11,
         "duplicados": 1,
@@ -1252,7 +1264,40 @@ def test_demo_command_line_gives_four_sheets(env: Path) -> None:
         "desde_cache": 0,
         "llamadas_api": 10,
         "completo": True,
+        "aptos": 7,
+        "no_aptos": 2,
     }
+    # The breakdown of the no aptos: a row each in the resumen sheet.
+    assert summary["no_aptos_por_motivo: BAJA DE OFICIO"] == 1
+    assert summary["no_aptos_por_motivo: NO HABIDO"] == 1
+
+
+def test_resumen_aptos_and_no_aptos_add_up_to_validos(env: Path, sim: SimulatorThread) -> None:
+    source = write_text(env / "muchos.txt", "\n".join(make_rucs(300)) + "\n")
+    out = env / "out.jsonl"
+    resumen = env / "resumen.json"
+
+    result = masivo(sim, str(source), "-o", str(out), "--json-resumen", str(resumen))
+
+    assert_clean_exit(result, 0)
+    summary = read_summary(resumen)
+    valid = [r for r in read_jsonl(out) if r["estado_consulta"] == "valido"]
+    assert summary["aptos"] + summary["no_aptos"] == summary["validos"] == len(valid)
+    assert summary["aptos"] == sum(r["apto_facturacion"] for r in valid)
+    assert min(summary["aptos"], summary["no_aptos"]) > 0  # the sample has both kinds
+    # The breakdown names the estado when it is not ACTIVO, else the condición.
+    reasons: dict[str, int] = {}
+    for row in valid:
+        if not row["apto_facturacion"]:
+            state = row["estado_del_contribuyente"]
+            reason = state if state != "ACTIVO" else row["condicion_de_domicilio"]
+            reasons[reason] = reasons.get(reason, 0) + 1
+    assert summary["no_aptos_por_motivo"] == reasons
+    assert sum(reasons.values()) == summary["no_aptos"]
+    # The summary on stderr says the same, reasons included.
+    assert re.search(rf"aptos para facturar\s*│\s*{summary['aptos']} │", result.stderr)
+    assert re.search(rf"no aptos\s*│\s*{summary['no_aptos']} │", result.stderr)
+    assert all(reason in result.stderr for reason in reasons)
 
 
 def test_simulated_run_is_marked_in_the_output_file(env: Path) -> None:

@@ -24,6 +24,7 @@ from migo_cli.exceptions import OutputError, OutputLockedError
 from migo_cli.models import OUTPUT_COLUMNS, Origin, RucResult, Status
 from migo_cli.writers import (
     OUTPUT_FORMATS,
+    SheetStyle,
     check_output,
     lock_output,
     lock_path_for,
@@ -82,8 +83,9 @@ def write_all(
     columns: Sequence[str] = COLUMNS,
     layout: writers.Layout = "split",
     summary: Mapping[str, Any] = SUMMARY,
+    style: SheetStyle | None = None,
 ) -> None:
-    writer = open_writer(destination, columns=columns, layout=layout)
+    writer = open_writer(destination, columns=columns, layout=layout, style=style)
     for row in rows:
         writer.write(row)
     writer.close(summary)
@@ -156,7 +158,8 @@ def test_xlsx_split_sheets_and_cells(tmp_path: Path) -> None:
             sheet = book[name]
             assert all(cell.font.b for cell in sheet[1]), name
             assert sheet["A1"].fill.fgColor.rgb not in (None, "00000000"), name
-            assert sheet.freeze_panes == "A2", name
+            # The header row is frozen; so is the RUC column, to keep it in view.
+            assert sheet.freeze_panes == ("A2" if name == "resumen" else "B2"), name
             assert (
                 sheet.auto_filter.ref == f"A1:{get_column_letter(sheet.max_column)}{sheet.max_row}"
             ), name
@@ -190,7 +193,7 @@ def test_xlsx_split_sheets_and_cells(tmp_path: Path) -> None:
             "duracion_s": 1.5,
             "salida": "resultado.xlsx",
             "completo": False,
-            "por_estado": '{"valido": 2}',
+            "por_estado: valido": 2,  # a nested mapping: one row per entry, a number
             "nota": None,
         }
     assert leftovers(tmp_path, out.name) == []
@@ -211,6 +214,85 @@ def test_xlsx_single_layout(tmp_path: Path) -> None:
             book["resultado"].auto_filter.ref
             == f"A1:{get_column_letter(book['resultado'].max_column)}7"
         )
+
+
+STYLE = SheetStyle(
+    notes={"ruc": "RUC consultado.", "apto_facturacion": "Puede ir en una factura."},
+    fit="apto_facturacion",
+    status="estado_consulta",
+)
+
+
+def conditional_rules(sheet: Any) -> list[tuple[str, list[str]]]:
+    return [
+        (str(rules.sqref), [rule.formula[0] for rule in rules.rules])
+        for rules in sheet.conditional_formatting
+    ]
+
+
+def test_xlsx_style_describes_columns_and_colours_fitness(tmp_path: Path) -> None:
+    out = tmp_path / "resultado.xlsx"
+    unfit = _valid("20111111112", estado_del_contribuyente="BAJA DE OFICIO")
+    write_all(out, [*sample_rows(), unfit], style=STYLE)
+
+    with workbook(out) as book:
+        validos = book["validos"]
+        header = {cell.value: cell for cell in validos[1]}
+        # Headers keep the machine names; the description is a comment beside them.
+        assert header["ruc"].comment.text == "ruc: RUC consultado."
+        assert header["apto_facturacion"].comment.text.endswith("Puede ir en una factura.")
+        assert header["motivo"].comment is None
+        values = sheet_values(validos)
+        fit = [dict(zip(values[0], row, strict=True))["apto_facturacion"] for row in values[1:]]
+        assert fit == [True, False, True, False]
+        # apto_facturacion is column D, estado_consulta column B; an unchecked row
+        # (--solo-validar) is FALSE but not unfit, hence the estado in the red rule.
+        assert conditional_rules(validos) == [
+            ("D2:D5", ["D2=TRUE", 'AND(D2=FALSE,$B2="valido")']),
+        ]
+        # Where every row is unfit by definition, colour would only be noise.
+        assert conditional_rules(book["invalidos"]) == []
+        assert conditional_rules(book["errores"]) == []
+
+
+def test_xlsx_style_follows_renamed_columns_in_the_single_layout(tmp_path: Path) -> None:
+    out = tmp_path / "enriquecido.xlsx"
+    columns = ["apto_facturacion", *(f"{c}_migo" for c in COLUMNS)]
+    rows = [
+        {"apto_facturacion": "columna del usuario", **{f"{k}_migo": v for k, v in row.items()}}
+        for row in sample_rows()
+    ]
+    style = SheetStyle(
+        notes={"ruc_migo": "RUC consultado."},
+        fit="apto_facturacion_migo",
+        status="estado_consulta_migo",
+    )
+    write_all(out, rows, columns=columns, layout="single", style=style)
+
+    with workbook(out) as book:
+        sheet = book["resultado"]
+        assert sheet["A1"].comment is None  # the user's own column says nothing
+        assert sheet["B1"].comment.text == "ruc_migo: RUC consultado."
+        assert conditional_rules(sheet) == [
+            ("E2:E7", ["E2=TRUE", 'AND(E2=FALSE,$C2="valido")']),
+        ]
+        assert sheet.freeze_panes == "A2"  # the first column is the user's, not the RUC
+
+
+def test_xlsx_column_widths_follow_the_text(tmp_path: Path) -> None:
+    out = tmp_path / "resultado.xlsx"
+    long_name = "EMPRESA DE TRANSPORTES DEL SUR S.A.C."
+    very_long = "JR. " + "X" * 200
+    write_all(out, [_valid("20100038146", long_name, direccion=very_long)])
+
+    with workbook(out) as book:
+        sheet = book["validos"]
+        width = {cell.value: sheet.column_dimensions[cell.column_letter].width for cell in sheet[1]}
+    assert width["ruc"] < 20
+    # Excel's width unit is a "0"; SUNAT's capitals are wider, so they get more than a margin.
+    assert width["nombre_o_razon_social"] > len(long_name) + 2
+    assert width["direccion"] <= 62  # a long text is cut at a readable width (60, in pixels)
+    assert width["apto_facturacion"] >= len("apto_facturacion")  # the header and its filter
 
 
 def test_xlsx_continues_on_new_sheets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -236,7 +318,7 @@ def test_xlsx_continues_on_new_sheets(tmp_path: Path, monkeypatch: pytest.Monkey
             assert values[0] == list(COLUMNS), name
             assert len(values) == count + 1, name
             assert sheet.auto_filter.ref == f"A1:Z{count + 1}", name
-            assert sheet.freeze_panes == "A2", name
+            assert sheet.freeze_panes == "B2", name  # the header row and the RUC column
             rucs += [row[0] for row in values[1:]]
         assert rucs == [f"20{i:09d}" for i in range(10)]
         assert sheet_values(book["errores"])[1][0] == "20100070970"

@@ -1,0 +1,335 @@
+"""What a person reads on a terminal: RUC cards and tables, the run summary, log lines.
+
+Everything here returns Rich renderables (or writes to a given console) and
+decides nothing: the CLI picks what to show. Upstream text always goes in as
+``Text``, never as markup, so a razón social with brackets prints as it is.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.panel import Panel
+from rich.table import Column, Table
+from rich.text import Text
+
+from migo_cli.batch import BatchReport
+from migo_cli.models import Origin, RucResult, Status
+from migo_cli.numfmt import format_number
+
+__all__ = [
+    "TerminalLogHandler",
+    "dry_run_message",
+    "ruc_card",
+    "ruc_results",
+    "ruc_table",
+    "summary_table",
+]
+
+STATUS_LABELS: Mapping[Status, str] = {
+    Status.VALID: "válido",
+    Status.NOT_FOUND: "no existe",
+    Status.INVALID: "formato inválido",
+    Status.ERROR: "error",
+    Status.UNCHECKED: "sin consultar",
+}
+STATUS_STYLES: Mapping[Status, str] = {
+    Status.VALID: "green",
+    Status.NOT_FOUND: "yellow",
+    Status.INVALID: "red",
+    Status.ERROR: "bold red",
+    Status.UNCHECKED: "dim",
+}
+ORIGIN_LABELS: Mapping[Origin, str] = {
+    Origin.API: "APIMIGO",
+    Origin.CACHE: "caché (respuesta anterior de APIMIGO)",
+    Origin.LOCAL: "validación local (sin consulta)",
+}
+#: APIMIGO's placeholder for an address part that does not apply.
+_EMPTY = frozenset({"", "-"})
+#: APIMIGO's address parts, in its order, as the card's "Desglose" names them;
+#: pairs read as one value. The full address already holds them: one line is enough.
+_ADDRESS_PARTS: Sequence[tuple[str, tuple[str, ...]]] = (
+    ("vía", ("tipo_de_via", "nombre_de_via")),
+    ("nro.", ("numero",)),
+    ("int.", ("interior",)),
+    ("mza.", ("manzana",)),
+    ("lote", ("lote",)),
+    ("dpto.", ("dpto",)),
+    ("km", ("kilometro",)),
+    ("zona", ("codigo_de_zona", "tipo_de_zona")),
+)
+#: Fields the card shows in its own way (or not at all: ``direccion`` contains
+#: ``direccion_simple``); any other key APIMIGO sends gets a row of its own.
+_SHOWN = frozenset(
+    {
+        "success",
+        "ruc",
+        "nombre_o_razon_social",
+        "estado_del_contribuyente",
+        "condicion_de_domicilio",
+        "direccion",
+        "direccion_simple",
+        "ubigeo",
+        "distrito",
+        "provincia",
+        "departamento",
+        "actualizado_en",
+    }
+    | {key for _, keys in _ADDRESS_PARTS for key in keys}
+)
+_RUC_WIDTH = 11
+#: Below this many columns for the razón social, the table drops a column.
+_MIN_NAME_WIDTH = 16
+#: From this terminal width on, the table has room for the address.
+_ADDRESS_FROM_WIDTH = 120
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _label(value: Any) -> str:
+    """An upstream label as SPEC §4 compares it: trimmed, upper-cased."""
+    return " ".join(_text(value).split()).upper()
+
+
+def state_style(value: Any) -> str:
+    """ACTIVO green; a baja red; anything else (suspensión...) yellow."""
+    state = _label(value)
+    if state == "ACTIVO":
+        return "green"
+    return "red" if state.startswith("BAJA") else "yellow"
+
+
+def condition_style(value: Any) -> str:
+    """HABIDO green; NO HABIDO red; anything else (NO HALLADO, PENDIENTE...) yellow."""
+    condition = _label(value)
+    if condition == "HABIDO":
+        return "green"
+    return "red" if condition == "NO HABIDO" else "yellow"
+
+
+def _fit(result: RucResult) -> Text:
+    return Text("sí", style="bold green") if result.billable else Text("no", style="bold red")
+
+
+def _when(stamp: str) -> str:
+    """``2025-06-01T10:00:00-05:00`` → ``2025-06-01 10:00:00 -05:00``: ISO, easier on the eye."""
+    if len(stamp) > 19 and stamp[10:11] == "T":
+        return f"{stamp[:10]} {stamp[11:19]} {stamp[19:]}".rstrip()
+    return stamp.replace("T", " ", 1)
+
+
+# -- one RUC: a card ------------------------------------------------------------------------
+
+
+def _card_rows(result: RucResult) -> Iterable[tuple[str, Text]]:
+    data = result.data
+    if result.status is not Status.VALID:
+        status = result.status
+        yield "Consulta", Text(STATUS_LABELS[status], style=STATUS_STYLES[status])
+        if result.reason:
+            yield "Motivo", Text(result.reason)
+        yield "Apto para facturar", _fit(result)
+    else:
+        yield "Razón social", Text(_text(data.get("nombre_o_razon_social")), style="bold")
+        state, condition = data.get("estado_del_contribuyente"), data.get("condicion_de_domicilio")
+        yield "Estado", Text(_text(state), style=state_style(state))
+        yield "Condición", Text(_text(condition), style=condition_style(condition))
+        yield "Apto para facturar", _fit(result)
+        address = _text(data.get("direccion")) or _text(data.get("direccion_simple"))
+        if address not in _EMPTY:
+            yield "Dirección", Text(address)
+        parts = []
+        for label, keys in _ADDRESS_PARTS:
+            value = " ".join(v for v in (_text(data.get(k)) for k in keys) if v not in _EMPTY)
+            if value:
+                parts.append(f"{label} {value}")
+        if parts:
+            yield "Desglose", Text(" · ".join(parts), style="dim")
+        for label, key in (
+            ("Ubigeo", "ubigeo"),
+            ("Distrito", "distrito"),
+            ("Provincia", "provincia"),
+            ("Departamento", "departamento"),
+        ):
+            if _text(data.get(key)) not in _EMPTY:
+                yield label, Text(_text(data.get(key)))
+        for key, value in data.items():
+            if key not in _SHOWN and _text(value) not in _EMPTY:
+                yield key.replace("_", " ").capitalize(), Text(_text(value))
+        if _text(data.get("actualizado_en")):
+            yield "Actualizado en", Text(_when(_text(data.get("actualizado_en"))))
+    yield "Consultado en", Text(_when(result.queried_at))
+    yield "Origen", Text(ORIGIN_LABELS[result.origin])
+
+
+def ruc_card(result: RucResult) -> Panel:
+    """Every field APIMIGO returned for one RUC, labelled in Spanish and aligned."""
+    grid = Table.grid(Column(style="bold", no_wrap=True), Column(overflow="fold"), padding=(0, 2))
+    for label, value in _card_rows(result):
+        grid.add_row(label, value)
+    return Panel(
+        grid,
+        title=Text(f"RUC {result.ruc}", style="bold"),
+        title_align="left",
+        box=box.ROUNDED,
+        expand=False,
+        padding=(0, 1),
+    )
+
+
+# -- several RUCs: a table that fits ---------------------------------------------------------
+
+
+def ruc_table(results: Sequence[RucResult], width: int) -> Table:
+    """One line per RUC within ``width`` columns: long text is cut, the RUC never.
+
+    The razón social takes what the fixed columns leave; when that is too
+    little, Condición and then Estado go (the card, ``--detalle``, has them all).
+    """
+    ruc_width = max([_RUC_WIDTH, *(len(r.ruc) for r in results)])
+    state_width = min(
+        16, max([6, *(len(_text(r.data.get("estado_del_contribuyente"))) for r in results)])
+    )
+    condition_width = min(
+        12, max([9, *(len(_text(r.data.get("condicion_de_domicilio"))) for r in results)])
+    )
+    optional = [("Estado", state_width), ("Condición", condition_width)]
+    gap = 3  # between columns: a space of padding each side of a blank divider
+    while optional:
+        fixed = ruc_width + 4 + sum(w for _, w in optional)
+        if width - fixed - gap * (len(optional) + 2) >= _MIN_NAME_WIDTH:
+            break
+        optional.pop()
+    address = width >= _ADDRESS_FROM_WIDTH
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=True)
+    table.add_column("RUC", width=ruc_width, no_wrap=True, overflow="ellipsis")
+    table.add_column("Razón social", ratio=3, no_wrap=True, overflow="ellipsis")
+    for header, column_width in optional:
+        table.add_column(header, width=column_width, no_wrap=True, overflow="ellipsis")
+    table.add_column("Apto", width=4, no_wrap=True)
+    if address:
+        table.add_column("Dirección", ratio=2, no_wrap=True, overflow="ellipsis")
+    for r in results:
+        data = r.data
+        if r.status is Status.VALID:
+            name = Text(_text(data.get("nombre_o_razon_social")))
+        else:
+            note = STATUS_LABELS[r.status] + (f": {r.reason}" if r.reason else "")
+            name = Text(note, style=STATUS_STYLES[r.status])
+        cells: list[Text] = [Text(r.ruc), name]
+        state, condition = data.get("estado_del_contribuyente"), data.get("condicion_de_domicilio")
+        for header, _ in optional:
+            value = state if header == "Estado" else condition
+            style = state_style(value) if header == "Estado" else condition_style(value)
+            cells.append(Text(_text(value), style=style if value else ""))
+        cells.append(_fit(r))
+        if address:
+            cells.append(Text(_text(data.get("direccion")), style="dim"))
+        table.add_row(*cells)
+    return table
+
+
+def ruc_results(
+    results: Sequence[RucResult], *, detail: bool, width: int, notice: str | None = None
+) -> RenderableType:
+    """A card for one RUC (or for each with ``detail``), else the table; ``notice`` under it."""
+    parts: list[RenderableType]
+    if detail or len(results) == 1:
+        parts = [ruc_card(r) for r in results]
+    else:
+        parts = [ruc_table(results, width)]
+    if notice:
+        parts.append(Text(notice, style="yellow"))
+    return Group(*parts)
+
+
+# -- the end of a batch run -----------------------------------------------------------------
+
+
+def _count(value: int, style: str = "") -> Text:
+    return Text(format_number(value), style=style if value else "")
+
+
+def summary_table(report: BatchReport) -> Table:
+    """The run in figures, with what the user came for: how many RUCs can be invoiced."""
+    summary = report.summary()
+    table = Table(title="Resumen", show_header=False, title_justify="left", box=box.ROUNDED)
+    table.add_column("campo", no_wrap=True)
+    table.add_column("valor", justify="right", overflow="fold")
+
+    def row(label: str, value: RenderableType, style: str = "bold") -> None:
+        table.add_row(Text(label, style=style), value)
+
+    row("Valores leídos", _count(summary["total"]))
+    row("RUC distintos", _count(summary["unicos"]))
+    row("Duplicados", _count(summary["duplicados"]))
+    row("Válidos", _count(summary["validos"]))
+    row("  aptos para facturar", _count(summary["aptos"], "bold green"), "green")
+    row("  no aptos", _count(summary["no_aptos"], "bold red"), "red")
+    for reason, count in summary["no_aptos_por_motivo"].items():
+        row(f"    {reason}", _count(count), "")
+    if "sin_consultar" in summary:
+        row("Sin consultar (solo validación)", _count(summary["sin_consultar"]))
+    row("No existen", _count(summary["no_existe"], "yellow"))
+    row("Formato inválido", _count(summary["formato_invalido"], "yellow"))
+    row("Errores", _count(summary["errores"], "bold red"))
+    row("Desde caché", _count(summary["desde_cache"]))
+    row("Llamadas a la API", _count(summary["llamadas_api"]))
+    row("Duración", Text(f"{format_number(summary['duracion_s'], 1)} s"))
+    if summary["salida"] is not None:
+        row("Salida", Text(str(summary["salida"])))
+    complete = summary["completo"]
+    row("Completo", Text("sí" if complete else "no", style="green" if complete else "bold red"))
+    return table
+
+
+def dry_run_message(report: BatchReport) -> Text:
+    summary = report.summary()
+    return Text.assemble(
+        "Consultas pagadas que haría esta ejecución: ",
+        (format_number(report.estimated_calls or 0), "bold"),
+        f" ({format_number(summary['unicos'])} RUC distintos, "
+        f"{format_number(summary['formato_invalido'])} con formato inválido; nada se gastó)",
+    )
+
+
+# -- log lines on a terminal ---------------------------------------------------------------
+
+
+class TerminalLogHandler(logging.Handler):
+    """A person at a terminal reads the message; a mark says when it is a warning or worse.
+
+    Timestamps and level names are for the log files cron keeps (the CLI uses
+    a plain formatter there). Printing through the Rich console keeps the lines
+    above a live progress bar instead of through it.
+    """
+
+    _MARKS: Sequence[tuple[int, str, str]] = (
+        (logging.ERROR, "✗ ", "bold red"),
+        (logging.WARNING, "! ", "bold yellow"),
+    )
+
+    def __init__(self, console: Console) -> None:
+        super().__init__()
+        self.console = console
+        self.setFormatter(logging.Formatter("%(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = self.format(record)
+            line = Text()
+            for level, mark, style in self._MARKS:
+                if record.levelno >= level:
+                    line.append(mark, style=style)
+                    break
+            line.append(message, style="dim" if record.levelno < logging.INFO else "")
+            self.console.print(line, highlight=False, soft_wrap=True)
+        except Exception:  # logging must never take the run down
+            self.handleError(record)

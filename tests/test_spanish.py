@@ -1,0 +1,152 @@
+"""Usage errors and ``--help`` in Spanish: one or two lines, exit 2, no Click boilerplate."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+import typer
+from typer.core import TyperGroup
+from typer.testing import CliRunner
+
+from migo_cli.cli import app
+
+runner = CliRunner()
+
+#: What Click and Typer print on their own, in English.
+ENGLISH = re.compile(
+    r"Usage:|Try '|Options|Arguments|Commands|Show this message|No such|Missing|"
+    r"Invalid value|Got unexpected|Possible options|requires an? |does not take|is not one of|"
+    r"Input should|Value error|\[default|\[required\]|env var|<(str|int|float|bool|path)>"
+)
+PYTHON_CLASS = re.compile(r"[A-Z]\w+Error")
+BOX = re.compile(r"[╭╰│─]")
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+USAGE_ERRORS = [
+    (("masivo", "lista.csv", "--bogus"), "opción desconocida: --bogus"),
+    (
+        ("masivo", "lista.csv", "--refrescr"),
+        "opción desconocida: --refrescr (¿quiso decir --refrescar?)",
+    ),
+    (("masivo", "lista.csv", "-z"), "opción desconocida: -z"),
+    (("masivo",), "falta el argumento ENTRADA"),
+    (("consultar",), "falta el argumento RUC"),
+    (("representantes",), "falta el argumento RUC"),
+    (
+        ("masivo", "lista.csv", "--modo", "lote"),
+        "valor no válido para --modo: 'lote' no es una de las opciones (individual o coleccion)",
+    ),
+    (
+        ("masivo", "lista.csv", "--rpm", "mucho"),
+        "valor no válido para --rpm: 'mucho' no es un número",
+    ),
+    (
+        ("masivo", "lista.csv", "--concurrencia", "2.5"),
+        "valor no válido para --concurrencia: '2.5' no es un número entero",
+    ),
+    (
+        ("simulador", "--puerto", "ocho"),
+        "valor no válido para --puerto: 'ocho' no es un número entero",
+    ),
+    (("masivo", "lista.csv", "--rpm"), "la opción --rpm necesita un valor"),
+    (("masivo", "lista.csv", "--enriquecer=sí"), "la opción --enriquecer no lleva valor"),
+    (("masivo", "a.csv", "b.csv"), "argumento de más: b.csv"),
+    (("consultr", "20100038146"), "comando desconocido: consultr (¿quiso decir consultar?)"),
+    (("cache", "borrar"), "comando desconocido: borrar"),
+    (
+        ("--simulado", "consultar", "20100038146"),
+        "opción desconocida: --simulado (va después del comando",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"), [pytest.param(*case, id=" ".join(case[0])) for case in USAGE_ERRORS]
+)
+def test_usage_errors_are_one_spanish_line_and_exit_2(args: tuple[str, ...], expected: str) -> None:
+    code, out, err = run(*args)
+
+    assert code == 2
+    assert out == ""
+    lines = err.splitlines()
+    assert lines[0].startswith(f"Error: {expected}")
+    assert len(lines) <= 2
+    if len(lines) == 2:  # the way to the help of the command that was mistyped
+        assert re.fullmatch(r"Ayuda: migo( \w+)? -h", lines[1])
+    assert not ENGLISH.search(err)
+    assert not PYTHON_CLASS.search(err)
+    assert not BOX.search(err)
+
+
+def test_an_unrelated_option_gets_no_suggestion() -> None:
+    """Click would offer --verbose for --bogus (they share "--" and an "s")."""
+    _, _, err = run("masivo", "lista.csv", "--bogus")
+    assert "quiso decir" not in err
+
+
+def test_bare_migo_shows_the_help_and_exits_2() -> None:
+    code, out, _ = run()
+    assert code == 2
+    assert "Uso: migo [OPCIONES] COMANDO [ARGUMENTOS]..." in out
+    assert "Comandos" in out
+
+
+def command_paths() -> Iterator[tuple[str, ...]]:
+    """Every command and group of migo, found in the app itself (new ones included)."""
+
+    def walk(group: TyperGroup, path: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
+        yield path
+        for name, command in group.commands.items():
+            if isinstance(command, TyperGroup):
+                yield from walk(command, (*path, name))
+            else:
+                yield (*path, name)
+
+    root = typer.main.get_command(app)
+    assert isinstance(root, TyperGroup)
+    yield from walk(root, ())
+
+
+@pytest.mark.parametrize("path", list(command_paths()), ids=lambda p: " ".join(p) or "migo")
+def test_every_help_reads_as_spanish(
+    path: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, err = run(*path, "--help")
+
+    assert code == 0
+    assert err == ""
+    assert out.lstrip().startswith(f"Uso: {' '.join(('migo', *path))} [OPCIONES]")
+    assert "Opciones" in out
+    assert "-h, --help" in out
+    assert "Muestra esta ayuda y termina." in out
+    assert not ENGLISH.search(out), ENGLISH.search(out)
+    assert all(len(line) <= 80 for line in out.splitlines())
+
+
+def test_help_names_types_and_defaults_in_spanish(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    _, out, _ = run("masivo", "--help")
+
+    assert "Uso: migo masivo [OPCIONES] ENTRADA" in out
+    assert "Argumentos" in out
+    assert re.search(r"--concurrencia\s+ENTERO\s+Consultas simultáneas", out)
+    assert re.search(r"--rpm\s+NÚMERO", out)
+    assert re.search(r"--modo\s+individual\|coleccion", out)
+    assert "[por omisión: 20]" in out  # --concurrencia
+    assert "[por omisión: individual]" in out  # --modo
+    assert re.search(r"--enriquecer\s+Devolver", out)  # a flag takes no value: no type shown
+    assert "Conexión con APIMIGO" in out  # the common options keep their own panel
+
+
+def test_version_still_exits_0() -> None:
+    code, out, _ = run("--version")
+    assert code == 0
+    assert out.startswith("migo ")
