@@ -1035,9 +1035,11 @@ def diagnostico(
 ) -> None:
     """Revisar la configuración sin gastar consultas: token, URL, ruta, créditos, caché.
 
-    Sale con 0 si todo está bien, 3 si APIMIGO rechaza el token (o niega el acceso, o no
-    quedan consultas), 2 si falta configurar algo (token, --base-url, --api) y 1 si no
-    hubo respuesta.
+    Sale con 0 si todo está bien y con 1 si APIMIGO no respondió.
+
+    Sale con 2 si falta configurar algo: el token, --base-url o --api.
+
+    Sale con 3 si APIMIGO rechaza el token, niega el acceso o no quedan consultas.
     """
     secrets: list[str] = []
 

@@ -767,16 +767,18 @@ class _Reply(NamedTuple):
 def _network_reason(exc: aiohttp.ClientError, url: str) -> str:
     """A Spanish sentence naming the host and the cause, never a Python class name."""
     host = urlsplit(url).hostname or url
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         return f"certificado TLS inválido para {host}"
+    if isinstance(exc, aiohttp.ClientSSLError) or isinstance(
+        getattr(exc, "os_error", None), ssl.SSLError
+    ):
+        return f"falló la conexión segura (TLS) con {host}"
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
         return f"no se encontró el servidor {host} (DNS)"
     if isinstance(exc, aiohttp.ClientConnectorError):
         cause = exc.os_error
         if isinstance(cause, ConnectionRefusedError):
             return f"no se pudo conectar con {host}: conexión rechazada"
-        if isinstance(cause, ssl.SSLError):
-            return f"certificado TLS inválido para {host}"
         return f"no se pudo conectar con {host}: {cause.strerror or 'sin ruta al servidor'}"
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return f"{host} cerró la conexión sin responder"

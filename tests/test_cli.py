@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
+import re
 import signal
+import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import trustme
 from typer.testing import CliRunner
 
 from migo_cli.cli import app
@@ -196,3 +203,51 @@ def test_simulador_serves_until_interrupted(env: Path) -> None:
             assert process.wait(timeout=10) == 130
         finally:
             process.kill()
+
+
+# -- what a user reads when the network fails (issue 12) -----------------------------
+
+_CLASS_NAME = re.compile(r"[A-Z]\w+(Error|Exception)")
+
+
+def _motivo(*args: str) -> str:
+    code, out, err = migo("consultar", RUC_ACTIVO_HABIDO, "--json", "--reintentos", "0", *args)
+    assert code == 1
+    assert not _CLASS_NAME.search(out + err), out + err
+    return str(json.loads(out)["motivo"])
+
+
+def test_refused_connection_names_the_host_and_the_cause(env: Path) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    motivo = _motivo("--base-url", f"http://127.0.0.1:{port}", "--token", TOKEN)
+    assert motivo == "no se pudo conectar con 127.0.0.1: conexión rechazada"
+
+
+def test_tls_handshake_failure_is_said_in_spanish(env: Path, sim: SimulatorThread) -> None:
+    plain = sim.base_url.replace("http://", "https://")  # TLS spoken to a plain HTTP server
+    motivo = _motivo("--base-url", plain, "--token", TOKEN)
+    assert motivo == "falló la conexión segura (TLS) con 127.0.0.1"
+
+
+@pytest.fixture
+def untrusted_tls_server() -> Iterator[str]:
+    """An HTTPS server on 127.0.0.1 whose certificate no system trusts (trustme's own CA)."""
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_invalid_certificate_is_said_in_spanish(env: Path, untrusted_tls_server: str) -> None:
+    motivo = _motivo("--base-url", untrusted_tls_server, "--token", TOKEN)
+    assert motivo == "certificado TLS inválido para 127.0.0.1"
