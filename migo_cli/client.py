@@ -944,20 +944,26 @@ class _Stream:
             for _ in range(self.workers):
                 await self.jobs.put(None)
 
+    def stopping(self) -> bool:
+        """Once a stop is asked for or the run halts, failures are not retried.
+
+        ``stop`` is read too: ``halt`` follows it only once ``_watch_stop`` has run.
+        """
+        return self.stop.is_set() or self.halt.is_set()
+
     async def _work(self) -> None:
         client = self.client
-        stopping = self.halt.is_set  # once the run halts, failures are not retried
         while (job := await self.jobs.get()) is not None:
             if self.halt.is_set():
                 continue  # drain: these positions get no answer
             try:
                 if self.chunk == 1:
                     seq, position, ruc = job[0]
-                    result = await client._fetch_ruc(ruc, stopping)
+                    result = await client._fetch_ruc(ruc, self.stopping)
                     self._emit(seq, position, result)
                     self._watch_health(result)
                     continue
-                results = await client._fetch_collection([ruc for _, _, ruc in job], stopping)
+                results = await client._fetch_collection([ruc for _, _, ruc in job], self.stopping)
             except FatalAPIError as exc:
                 self.fatal = self.fatal or exc
                 self.halt.set()
