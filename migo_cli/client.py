@@ -12,6 +12,9 @@ through ``MigoClient``. Design points, each one paid for by a user somewhere:
   they complete; a slow RUC never holds back requests for the others, and a
   bounded window keeps memory flat on million-row inputs.
 * Every answer (valid or not found) goes into the cache before it is yielded.
+* Whether and when a failed request is tried again is decided in one place,
+  ``request``: a transient failure and a 429 each spend their own budget, and a
+  stopping stream says so to it explicitly.
 """
 
 from __future__ import annotations
