@@ -21,6 +21,7 @@ routes), ``client`` (APIMIGO over aiohttp), ``pace``, ``diagnostics`` (``migo di
 ``masivo`` pipeline), ``progress``, ``simulator``, ``config`` (defaults),
 ``exceptions``, ``services`` (DNI, exchange rates, representatives, account, batch
 summaries), ``sync`` (the synchronous ``Migo``), and ``cli`` (the thin command on top).
+Tests of code that calls migo turn every wait off with ``migo_cli.testing.no_waits()``.
 """
 
 from migo_cli._version import __version__
@@ -56,7 +57,6 @@ from migo_cli.exceptions import (
     UsageError,
 )
 from migo_cli.models import OUTPUT_COLUMNS, Origin, RucResult, Status
-from migo_cli.pace import set_testing
 from migo_cli.progress import LogProgress, NullProgress, ProgressReporter, RichProgress
 from migo_cli.readers import InputTable, read_input
 from migo_cli.ruc import RucCheck, check_ruc, is_valid_ruc, normalize
@@ -149,5 +149,4 @@ __all__ = [
     "parse_date",
     "read_input",
     "run_batch",
-    "set_testing",
 ]

@@ -6,10 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import stamina
 
-from migo_cli import pace
 from migo_cli.simulator import SimulatorConfig, SimulatorThread, make_rucs
+from migo_cli.testing import no_waits
 
 TOKEN = "tok-SECRETO-1234567890"
 
@@ -18,11 +17,9 @@ __all__ = ["TOKEN", "make_rucs"]
 
 @pytest.fixture
 def no_sleep() -> Iterator[None]:
-    """Backoffs and cool-downs take no time (stamina's testing mode keeps our attempt counts)."""
-    pace.set_testing(True)
-    with stamina.set_testing(True, attempts=1000, cap=True):
+    """Backoffs and cool-downs take no time; attempt counts stay those of ``Retry``."""
+    with no_waits():
         yield
-    pace.set_testing(False)
 
 
 @pytest.fixture
