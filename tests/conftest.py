@@ -1,7 +1,8 @@
-"""Shared fixtures: valid RUCs to play with, and the no-sleep switch for retries and pacing."""
+"""Shared fixtures: valid RUCs, the no-sleep switch for retries and pacing, a fake clock."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,23 @@ from migo_cli.simulator import SimulatorConfig, SimulatorThread, make_rucs
 
 TOKEN = "tok-SECRETO-1234567890"
 
-__all__ = ["TOKEN", "make_rucs"]
+__all__ = ["TOKEN", "FakeClock", "make_rucs"]
+
+
+class FakeClock:
+    """A clock that moves only when told: TTLs and cadences are tested without waiting.
+
+    It starts at ``time.time()`` and only moves forward, as a cache clock must.
+    """
+
+    def __init__(self, now: float | None = None) -> None:
+        self.now = time.time() if now is None else now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from migo_cli.exceptions import (
     ServiceUnavailableError,
 )
 from migo_cli.models import Origin, RucResult, Status
-from tests.conftest import TOKEN, make_rucs
+from tests.conftest import TOKEN, FakeClock, make_rucs
 
 BASE = "https://api.migo.pe"
 RUC_URL = f"{BASE}/api/v1/ruc"
@@ -275,12 +275,14 @@ async def test_expired_entries_are_fetched_again(
     no_sleep: None, mocked: aioresponses, tmp_path: Path
 ) -> None:
     mocked.post(RUC_URL, payload=record(RUC), repeat=True)
-    ttl = CacheTTL(valid=0.2, not_found=0.2)
-    with ResultCache(tmp_path / "cache", ttl) as cache:
+    clock = FakeClock()
+    ttl = CacheTTL(valid=600, not_found=600)
+    with ResultCache(tmp_path / "cache", ttl, clock=clock) as cache:
         async with MigoClient(TOKEN, cache=cache) as client:
             await client.lookup_ruc(RUC)
+            clock.advance(599)
             assert (await client.lookup_ruc(RUC)).origin is Origin.CACHE
-            await asyncio.sleep(0.3)
+            clock.advance(2)
             assert (await client.lookup_ruc(RUC)).origin is Origin.API
     assert calls(mocked) == 2
 
