@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -119,9 +118,9 @@ def test_token_never_printed(env: Path, sim: SimulatorThread) -> None:
 
 
 def test_hang_past_the_timeout_is_an_error_in_bounded_time(env: Path, sim: SimulatorThread) -> None:
+    # The hang ends in a valid answer: only --timeout cutting both attempts makes this an error.
     sim.config.hang = {RUC_ACTIVO_HABIDO}
     sim.config.hang_seconds = 30
-    started = time.monotonic()
     code, out, _ = against(
         sim, "consultar", RUC_ACTIVO_HABIDO, "--json", "--timeout", "0.3", "--reintentos", "1"
     )
@@ -130,7 +129,6 @@ def test_hang_past_the_timeout_is_an_error_in_bounded_time(env: Path, sim: Simul
     assert record["estado_consulta"] == "error"
     assert "sin respuesta" in record["motivo"]
     assert sim.stats.by_ruc[RUC_ACTIVO_HABIDO] == 2
-    assert time.monotonic() - started < 10
 
 
 def test_cache_answers_the_second_lookup_and_can_be_cleared(
