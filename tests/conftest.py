@@ -1,9 +1,11 @@
-"""Shared fixtures: valid RUCs, the no-sleep switch for retries and pacing, a fake clock."""
+"""Shared helpers: sample RUCs, the no-sleep switch, a fake clock, running as a plain user."""
 
 from __future__ import annotations
 
+import os
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,31 @@ from migo_cli.simulator import SimulatorConfig, SimulatorThread, make_rucs
 
 TOKEN = "tok-SECRETO-1234567890"
 
-__all__ = ["TOKEN", "FakeClock", "make_rucs"]
+__all__ = ["TOKEN", "FakeClock", "as_plain_user", "make_rucs"]
+
+#: ``python -c _DROP_DAC PROGRAM ARGS...`` takes CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH
+#: (root's power over file modes) out of the capability bounding set, then runs PROGRAM,
+#: which comes up without them. It stays uid 0, so an interpreter under /root still runs.
+_DROP_DAC = """
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+    if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+        sys.exit(f"no se pudo renunciar a la capacidad {capability}: "
+                 f"{os.strerror(ctypes.get_errno())}")
+os.execv(sys.argv[1], sys.argv[1:])
+"""
+
+
+def as_plain_user(argv: Sequence[str]) -> list[str]:
+    """``argv`` run so that file modes bind, as they do for users; CI runs tests as root.
+
+    Unchanged when not root; as root, the child gives up root's power to read and
+    write files whatever their mode (``argv[0]`` must be a path, not a bare name).
+    """
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return list(argv)
+    return [sys.executable, "-c", _DROP_DAC, *argv]
 
 
 class FakeClock:

@@ -36,7 +36,7 @@ from migo_cli.config import Retry
 from migo_cli.models import UPSTREAM_FIELDS
 from migo_cli.simulator import Exchange, SimulatorConfig, SimulatorThread, ruc_answer
 from migo_cli.writers import lock_output
-from tests.conftest import TOKEN, make_rucs
+from tests.conftest import TOKEN, as_plain_user, make_rucs
 
 pytestmark = pytest.mark.faults
 
@@ -101,10 +101,13 @@ class Workspace:
         token: str | None = TOKEN,
         cache_dir: Path | None = None,
         env: Mapping[str, str] | None = None,
+        plain_user: bool = False,
     ) -> Outcome:
+        """Run to the end; ``plain_user``: file modes bind even when the tests run as root."""
+        command = self.command(source, output, *extra, token=token)
         started = time.monotonic()
         done = subprocess.run(
-            self.command(source, output, *extra, token=token),
+            as_plain_user(command) if plain_user else command,
             env=self.environ(cache_dir, **(env or {})),
             cwd=self.root,
             capture_output=True,
@@ -615,8 +618,6 @@ UNWRITABLE: dict[str, Callable[[Path], Path]] = {
 
 @pytest.mark.parametrize("case", sorted(UNWRITABLE))
 def test_unwritable_output_exits_2_before_any_request(ws: Workspace, case: str) -> None:
-    if case == "read-only-folder" and os.geteuid() == 0:
-        pytest.skip("root escribe en carpetas de solo lectura")
     if case == "proc" and not Path("/proc/self").is_dir():
         pytest.skip("sin /proc")
     (ws.root / "archivo").write_text("no soy una carpeta\n", encoding="utf-8")
@@ -624,7 +625,7 @@ def test_unwritable_output_exits_2_before_any_request(ws: Workspace, case: str) 
     ws.fresh_upstream()
     output = UNWRITABLE[case](ws.root)
     try:
-        done = ws.run(ws.write_rucs(make_rucs(5)), output)
+        done = ws.run(ws.write_rucs(make_rucs(5)), output, plain_user=True)
     finally:
         if case == "read-only-folder":
             output.parent.chmod(0o755)
