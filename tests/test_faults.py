@@ -261,8 +261,11 @@ def test_every_ruc_failing_twice_is_answered_with_three_retries(ws: Workspace) -
     rucs = make_rucs(24)
     ws.fresh_upstream(fail_first=2)
     source, output = ws.write_rucs(rucs), ws.root / "out.jsonl"
+    summary = ws.root / "resumen.json"
 
-    done = ws.run(source, output, "--reintentos", "3", "--concurrencia", "24")
+    done = ws.run(
+        source, output, "--reintentos", "3", "--concurrencia", "24", "--json-resumen", str(summary)
+    )
 
     assert done.code == 0, done.err
     no_traceback(done)
@@ -270,6 +273,8 @@ def test_every_ruc_failing_twice_is_answered_with_three_retries(ws: Workspace) -
     assert ws.requested() == dict.fromkeys(rucs, 3)
     refused = [seen for seen in ws.journal if seen.keys and seen.status == 503]
     assert len(refused) == 2 * len(rucs)
+    # SPEC §4: llamadas_api counts every request sent, retries included.
+    assert json.loads(summary.read_text(encoding="utf-8"))["llamadas_api"] == 3 * len(rucs)
 
 
 def test_rucs_that_always_fail_end_in_error_and_a_rerun_asks_only_for_them(
