@@ -18,15 +18,17 @@ from migo_cli.progress import LogProgress, RichProgress
 from tests.conftest import FakeClock, make_rucs
 
 RUCS = make_rucs(10)
-#: Ten results: six valid (two of them from the cache), two unknown, one malformed, one error.
+APTO = {"estado_del_contribuyente": "ACTIVO", "condicion_de_domicilio": "HABIDO"}
+#: Ten results: six valid (four fit to invoice, two from the cache), two unknown, one
+#: malformed, one error.
 RESULTS = [
-    *(RucResult(ruc, Status.VALID) for ruc in RUCS[:4]),
+    *(RucResult(ruc, Status.VALID, data=APTO) for ruc in RUCS[:4]),
     *(RucResult(ruc, Status.VALID, origin=Origin.CACHE) for ruc in RUCS[4:6]),
     *(RucResult(ruc, Status.NOT_FOUND, "SUNAT no registra este RUC") for ruc in RUCS[6:8]),
     RucResult.rejected("2010003814", "debe tener 11 dígitos"),
     RucResult(RUCS[9], Status.ERROR, "error del servidor de APIMIGO (HTTP 500)"),
 ]
-TALLY = "válidos 6 · no existe 2 · formato inválido 1 · errores 1 · de caché 2"
+TALLY = "aptos 4 · no aptos 2 · no existe 2 · formato inválido 1 · errores 1 · de caché 2"
 CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # cursor moves, line erases
 
 
@@ -71,7 +73,7 @@ def test_plain_log_line_at_most_once_per_interval(caplog: pytest.LogCaptureFixtu
 
     # 8 done at 5 s (1.6 RUC/s, 2 left: ~1 s more); then 10 at 7 s, reported by finish only.
     assert caplog.messages == [
-        "avance: 8/10 (80%) · válidos 6 · no existe 2 · formato inválido 0 · errores 0"
+        "avance: 8/10 (80%) · aptos 4 · no aptos 2 · no existe 2 · formato inválido 0 · errores 0"
         " · de caché 2 · 2 RUC/s, faltan ~1 s",
         f"avance: 10/10 (100%) · {TALLY} · 1 RUC/s",
     ]
