@@ -63,6 +63,20 @@ def _paired(rounds: int, migo: Callable[[], A], yardstick: Callable[[], B]) -> l
     return pairs
 
 
+def _rotated(rounds: int, sides: Sequence[Callable[[], ChildRun]]) -> list[list[ChildRun]]:
+    """``rounds`` rows of one run per side, after one untimed run of each; the order rotates."""
+    for side in sides:
+        side()
+    rows: list[list[ChildRun]] = []
+    for index in range(rounds):
+        row: dict[int, ChildRun] = {}
+        for step in range(len(sides)):
+            which = (index + step) % len(sides)
+            row[which] = sides[which]()
+        rows.append([row[which] for which in range(len(sides))])
+    return rows
+
+
 def _ok(run: ChildRun, what: str) -> ChildRun:
     if run.returncode != 0:
         tail = "\n".join(run.stderr.strip().splitlines()[-5:])
@@ -87,11 +101,19 @@ def _timings(prefix: str, runs: Sequence[ChildRun]) -> dict[str, Any]:
     }
 
 
-def _ratios(pairs: Sequence[tuple[ChildRun, ChildRun]]) -> tuple[float, float]:
-    """Median per-round ratios of (wall, CPU): migo ÷ yardstick."""
-    wall = _median([m.seconds / y.seconds for m, y in pairs])
-    cpu = _median([m.cpu_seconds / y.cpu_seconds for m, y in pairs if y.cpu_seconds > 0])
-    return wall, cpu
+def _ratio(
+    rows: Sequence[Sequence[ChildRun]], top: int, bottom: int, *, cpu: bool = False
+) -> float:
+    """Median over rounds of side ``top`` ÷ side ``bottom`` (wall time, or CPU time)."""
+
+    def value(run: ChildRun) -> float:
+        return run.cpu_seconds if cpu else run.seconds
+
+    return _median([value(row[top]) / value(row[bottom]) for row in rows if value(row[bottom])])
+
+
+def _floor_command(*args: str) -> list[str]:
+    return [sys.executable, str(Path(__file__).with_name("minimal_cli.py")), *args]
 
 
 def _importtime(
@@ -131,34 +153,64 @@ def figure_7(ctx: Context) -> Figure:
     env = child_env(base)
     command = migo_entry_point("--help")
 
-    def migo() -> ChildRun:
-        run = _ok(run_child(command, cwd=base, env=env), "migo --help")
-        if "consultar" not in run.stdout:
-            raise RuntimeError(f"migo --help printed no command list: {run.stdout[:200]!r}")
+    def help_of(args: list[str], what: str, expected: str) -> Callable[[], ChildRun]:
+        def run() -> ChildRun:
+            done = _ok(run_child(args, cwd=base, env=env), what)
+            if expected not in done.stdout:
+                raise RuntimeError(f"{what} printed no command list: {done.stdout[:200]!r}")
+            return done
+
         return run
 
-    pairs = _paired(ctx.rounds(7), migo, _python(TYPER, base, env))
+    rows = _rotated(
+        ctx.rounds(7),
+        [
+            help_of(command, "migo --help", "consultar"),
+            _python(TYPER, base, env),
+            help_of(_floor_command("--help"), "minimal_cli.py --help", "consultar"),
+        ],
+    )
     _importtime(ctx, "fig7-importtime", ["--help"], base, env)
-    wall, cpu = _ratios(pairs)
     return Figure(
         7,
         "Start-up: `migo --help`",
-        f'`{" ".join(Path(a).name for a in command)}` and `python -c "{TYPER}"` as child '
-        "processes, spawn to exit, same interpreter and environment; paired rounds, order "
-        "alternating, after one untimed run of each.",
+        f'`{" ".join(Path(a).name for a in command)}`, `python -c "{TYPER}"` and the '
+        "floor (`benchmarks/minimal_cli.py --help`: a two-command Typer app, Rich help "
+        "as migo's) as child processes, spawn to exit, same interpreter and environment; "
+        "rounds in rotating order, after one untimed run of each.",
         timed=WHOLE_PROCESS,
         raw={
-            "rounds": len(pairs),
+            "rounds": len(rows),
             "command": command,
-            **_timings("migo", [m for m, _ in pairs]),
-            **_timings("yardstick", [y for _, y in pairs]),
+            **_timings("migo", [row[0] for row in rows]),
+            **_timings("yardstick", [row[1] for row in rows]),
+            **_timings("floor", [row[2] for row in rows]),
         },
         checks=[
             Check(
-                "migo --help ÷ import typer", "migo --help wall", f"`{TYPER}` wall", wall, 1.3, "<="
+                "migo --help ÷ import typer",
+                "migo --help wall",
+                f"`{TYPER}` wall",
+                _ratio(rows, 0, 1),
+                1.3,
+                "<=",
             ),
             # CPU seconds move less than wall time when the machine is shared.
-            Check("same, CPU time", "migo --help CPU", f"`{TYPER}` CPU", cpu),
+            Check(
+                "same, CPU time", "migo --help CPU", f"`{TYPER}` CPU", _ratio(rows, 0, 1, cpu=True)
+            ),
+            Check(
+                "floor: minimal Typer --help ÷ import typer",
+                "minimal_cli.py --help wall",
+                f"`{TYPER}` wall",
+                _ratio(rows, 2, 1),
+            ),
+            Check(
+                "migo --help ÷ minimal Typer --help",
+                "migo --help wall",
+                "minimal_cli.py --help wall",
+                _ratio(rows, 0, 2),
+            ),
         ],
     )
 
@@ -171,51 +223,84 @@ def figure_8(ctx: Context) -> Figure:
     base = ctx.directory("f8")
     cache = ctx.directory("f8-cache")
     env = child_env(base)
+    floor_args = _floor_command(
+        "consultar", RUC, "--json", "--cache-dir", str(ctx.directory("f8-floor-cache"))
+    )
     with ServerProcess(seed=1) as server:
         args = [
             "consultar", RUC, "--json", "--token", TOKEN,
             "--base-url", server.base_url, "--cache-dir", str(cache),
         ]  # fmt: skip
-        command = migo_entry_point(*args)
 
-        def migo(origin: str = "cache") -> ChildRun:
-            run = _ok(run_child(command, cwd=base, env=env), "migo consultar")
-            answer = json.loads(run.stdout)
-            if answer.get("ruc") != RUC or answer.get("origen") != origin:
-                raise RuntimeError(f"figure 8: expected origen={origin}: {answer}")
+        def answered(command: list[str], what: str, origin: str) -> Callable[[], ChildRun]:
+            def run() -> ChildRun:
+                done = _ok(run_child(command, cwd=base, env=env), what)
+                answer = json.loads(done.stdout)
+                if answer.get("ruc") != RUC or answer.get("origen") != origin:
+                    raise RuntimeError(f"figure 8, {what}: expected origen={origin}: {answer}")
+                return done
+
             return run
 
-        migo("api")  # the cache is warmed by migo itself, with one call
+        migo = migo_entry_point(*args)
+        answered(migo, "migo consultar", "api")()  # migo warms its cache, with one call
+        _ok(run_child(floor_args, cwd=base, env=env), "minimal_cli.py consultar")
         server.reset()
-        pairs = _paired(ctx.rounds(7), migo, _python(CLIENT_STACK, base, env))
+        rows = _rotated(
+            ctx.rounds(7),
+            [
+                answered(migo, "migo consultar", "cache"),
+                _python(CLIENT_STACK, base, env),
+                answered(floor_args, "minimal_cli.py consultar", "cache"),
+            ],
+        )
         calls = server.latencies().requests
         if calls:
             raise RuntimeError(f"figure 8: answered from the cache, yet {calls} calls were made")
         _importtime(ctx, "fig8-importtime", args, base, env)
-    wall, cpu = _ratios(pairs)
     return Figure(
         8,
         "Start-up: `migo consultar R --json` answered from the cache",
-        f"`migo {' '.join(args[:3])} …` (the cache warmed by one migo run against the "
-        f"simulator in its own process; the server then saw 0 calls) and `python -c "
-        f'"{CLIENT_STACK}"` as child processes, spawn to exit; paired rounds, order '
-        "alternating, after one untimed run of each.",
+        f"`migo {' '.join(args[:3])} …` (its cache warmed by one migo run against the "
+        f"simulator in its own process; the server then saw 0 calls), `python -c "
+        f'"{CLIENT_STACK}"` and the floor (`benchmarks/minimal_cli.py consultar`: a Typer '
+        "command with migo's kinds of options that imports the same four libraries and "
+        "reads one diskcache entry) as child processes, spawn to exit; rounds in rotating "
+        "order, after one untimed run of each.",
         timed=WHOLE_PROCESS,
         raw={
-            "rounds": len(pairs),
-            **_timings("migo", [m for m, _ in pairs]),
-            **_timings("yardstick", [y for _, y in pairs]),
+            "rounds": len(rows),
+            **_timings("migo", [row[0] for row in rows]),
+            **_timings("yardstick", [row[1] for row in rows]),
+            **_timings("floor", [row[2] for row in rows]),
         },
         checks=[
             Check(
                 "migo consultar (cache) ÷ import client stack",
                 "migo consultar wall",
                 f"`{CLIENT_STACK}` wall",
-                wall,
+                _ratio(rows, 0, 1),
                 1.3,
                 "<=",
             ),
-            Check("same, CPU time", "migo consultar CPU", f"`{CLIENT_STACK}` CPU", cpu),
+            Check(
+                "same, CPU time",
+                "migo consultar CPU",
+                f"`{CLIENT_STACK}` CPU",
+                _ratio(rows, 0, 1, cpu=True),
+            ),
+            Check(
+                "floor: minimal Typer consultar ÷ client stack",
+                "minimal_cli.py consultar wall",
+                f"`{CLIENT_STACK}` wall",
+                _ratio(rows, 2, 1),
+            ),
+            Check(
+                "migo consultar ÷ minimal Typer consultar",
+                "migo consultar wall",
+                "minimal_cli.py consultar wall",
+                _ratio(rows, 0, 2),
+            ),
         ],
     )
 
