@@ -30,6 +30,7 @@ from benchmarks.workload import (
     check_complete,
     child_env,
     migo_command,
+    profiled_migo,
     run_child,
     run_migo,
     simulated_result,
@@ -549,8 +550,7 @@ def figure_5(ctx: Context) -> Figure:
         ctx.profile_dir.mkdir(parents=True, exist_ok=True)
         for name, args in (("fig5-solo-validar", validate_args), ("fig5-cache", cached_args)):
             report = ctx.profile_dir / f"{name}.txt"
-            profiled = [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", str(report)]
-            run_child([*profiled, *args[1:]], cwd=base, env=env)
+            run_child(profiled_migo(report, *args[3:]), cwd=base, env=env)  # after -m migo_cli
             print(f"    profile: {report}", file=sys.stderr)
     return Figure(
         5,

@@ -33,6 +33,7 @@ from benchmarks.workload import (
     ChildRun,
     child_env,
     migo_entry_point,
+    profiled_migo,
     run_child,
     write_csv,
 )
@@ -139,8 +140,7 @@ def _pyinstrument(
         return
     ctx.profile_dir.mkdir(parents=True, exist_ok=True)
     report = ctx.profile_dir / f"{name}.txt"
-    profiled = [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", str(report)]
-    run_child([*profiled, "-m", "migo_cli", *args], cwd=cwd, env=env)
+    run_child(profiled_migo(report, *args), cwd=cwd, env=env)
     print(f"    profile: {report}", file=sys.stderr)
 
 

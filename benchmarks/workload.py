@@ -194,6 +194,30 @@ def migo_entry_point(*args: str) -> list[str]:
     return [str(script), *args] if script.is_file() else migo_command(*args)
 
 
+# pyinstrument's command line (``-m migo_cli`` or ``-c``) reports migo's imports and
+# loses the run itself; the Profiler API inside the child keeps both.
+_PROFILED_MAIN = """
+import contextlib, sys
+from pyinstrument import Profiler
+report, sys.argv = sys.argv[1], ["migo", *sys.argv[2:]]
+profiler = Profiler(interval=0.0005)
+profiler.start()
+try:
+    from migo_cli.cli import main
+    with contextlib.suppress(SystemExit):
+        main()
+finally:
+    profiler.stop()
+    with open(report, "w", encoding="utf-8") as fh:
+        fh.write(profiler.output_text(unicode=True, color=False))
+"""
+
+
+def profiled_migo(report: Path, *args: str) -> list[str]:
+    """``migo ARGS`` under pyinstrument, its text report written to ``report``."""
+    return [sys.executable, "-c", _PROFILED_MAIN, str(report), *args]
+
+
 def child_env(workdir: Path) -> dict[str, str]:
     """No token, no config file, no user cache: the child sees only what we pass."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MIGO_")}
