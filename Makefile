@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install test faults lint format demo bench clean
+.PHONY: install test test-latest faults lint format demo bench clean
 
 install: $(STAMP)
 
@@ -16,6 +16,20 @@ $(STAMP): pyproject.toml constraints.txt
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# migo as a user installs it: `pip install .` with no constraints (the newest aiohttp,
+# pandas… that pyproject.toml allows) in a fresh .venv-latest, plus pytest; then the
+# tests marked `latest` (tests/latest/), which run that environment's `migo`.
+LATEST := .venv-latest
+test-latest:
+	rm -rf $(LATEST)
+	$(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install --quiet --upgrade pip
+	$(LATEST)/bin/python -m pip install --quiet . pytest pytest-asyncio
+	@$(LATEST)/bin/python -c 'from importlib.metadata import version as v; \
+	print("newest:", ", ".join(f"{p} {v(p)}" for p in ("aiohttp", "pandas", "numpy", "typer", \
+	"rich", "diskcache", "python-calamine", "xlsxwriter")))'
+	$(LATEST)/bin/python -m pytest -m latest tests/latest
 
 faults: $(STAMP)
 	$(BIN)/python -m pytest -m faults
@@ -36,4 +50,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-latest build *.egg-info .pytest_cache .mypy_cache .ruff_cache

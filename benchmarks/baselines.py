@@ -8,7 +8,7 @@ handicapped rival.
 from __future__ import annotations
 
 import asyncio
-import json
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,40 +21,31 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
+from benchmarks.bare_loop import RUC_URL, answer_all, session
 from migo_cli._version import __version__
 from migo_cli.config import Timeout
 
-RUC_URL = "/api/v1/ruc"
+USER_AGENT = f"migo/{__version__}"
 
 
 def migo_like_session(concurrency: int) -> aiohttp.ClientSession:
     """The session ``MigoClient`` builds (same timeouts, connector and headers)."""
     timeout = Timeout()
-    return aiohttp.ClientSession(
-        timeout=aiohttp.ClientTimeout(total=timeout.total, connect=timeout.connect),
-        connector=aiohttp.TCPConnector(limit=concurrency, ttl_dns_cache=300),
-        headers={"User-Agent": f"migo/{__version__}"},
-    )
+    return session(concurrency, total=timeout.total, connect=timeout.connect, user_agent=USER_AGENT)
+
+
+def bare_loop_command(base_url: str, token: str, rucs_file: Path, concurrency: int) -> list[str]:
+    """The bare loop as a process of its own, with the session ``migo_like_session`` builds."""
+    timeout = Timeout()
+    return [
+        sys.executable, "-m", "benchmarks.bare_loop", base_url, token, str(rucs_file),
+        str(concurrency), str(timeout.total), str(timeout.connect), USER_AGENT,
+    ]  # fmt: skip
 
 
 async def _bare_loop(base_url: str, token: str, rucs: Sequence[str], concurrency: int) -> int:
-    """``concurrency`` workers pulling RUCs, POST, read, parse: nothing else. Returns answers."""
-    url = base_url + RUC_URL
-    pending = iter(rucs)
-    answered = 0
-
-    async def worker(session: aiohttp.ClientSession) -> None:
-        nonlocal answered
-        for ruc in pending:  # one shared iterator: each RUC goes to exactly one worker
-            async with session.post(url, json={"ruc": ruc, "token": token}) as response:
-                body = await response.read()
-                if response.status in (200, 404):
-                    json.loads(body)
-                    answered += 1
-
-    async with migo_like_session(concurrency) as session:
-        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
-    return answered
+    async with migo_like_session(concurrency) as client:
+        return await answer_all(client, base_url, token, rucs, concurrency)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,12 +1,16 @@
-"""The six figures of issue 5. Each returns a ``Figure`` whose checks are ratios of
-two things measured side by side in this run, against the same server."""
+"""Figures 1–6 (issue 5): the pipeline, mostly timed in this process.
+
+Each returns a ``Figure`` whose checks are ratios; each check names what it
+divides by: another thing measured in the same run against the same server, a
+bound computed from the run's parameters (N·L/C), or a fixed target.
+Figures 7–10, the whole process, are in ``benchmarks.whole_process``.
+"""
 
 from __future__ import annotations
 
 import heapq
 import json
 import math
-import os
 import shutil
 import statistics
 import sys
@@ -18,13 +22,15 @@ from typing import Any, TypeVar
 
 from benchmarks.baselines import bare_loop, chunked_original, write_xlsx_openpyxl
 from benchmarks.report import Check, Figure
-from benchmarks.server import REPO, Latencies, ServerProcess
+from benchmarks.server import Latencies, ServerProcess
 from benchmarks.workload import (
     DEAD_UPSTREAM,
     TOKEN,
     MigoRun,
     check_complete,
+    child_env,
     migo_command,
+    profiled_migo,
     run_child,
     run_migo,
     simulated_result,
@@ -38,6 +44,8 @@ from migo_cli.simulator import make_rucs
 from migo_cli.writers import open_writer
 
 T = TypeVar("T")
+IN_PROCESS = "in-process: run_batch with a MigoClient in the bench process"
+CHILD = "whole process: `python -m migo_cli` as a child, spawn to exit"
 GIB = 2**30
 CONCURRENCY = 50
 
@@ -157,6 +165,7 @@ def figure_1(ctx: Context) -> Figure:
         "run_batch in this process (CSV in, .jsonl out, fresh cache) against the simulator "
         "in its own process; a bare aiohttp pool against the same server as reference. "
         "In-process so that the time is the pipeline's, not Python's start-up.",
+        timed=IN_PROCESS,
         raw={
             "n": n,
             "concurrency": CONCURRENCY,
@@ -243,6 +252,7 @@ def figure_2(ctx: Context) -> Figure:
         "the simulator drew for that side's requests (recorded by a RNG subclass in the "
         "bench's server process). migo: run_batch in process; original: chunks of 50 with "
         "asyncio.gather on one aiohttp session, 0.05 s pause between chunks.",
+        timed=IN_PROCESS,
         raw={
             "n": n,
             "concurrency": CONCURRENCY,
@@ -366,6 +376,7 @@ def figure_3(ctx: Context) -> Figure:
         "CPU). Bare loop: the session MigoClient builds, 50 workers, POST + read + json.loads, "
         "nothing else. migo: run_batch in process (CSV in, .jsonl out, fresh cache). "
         "Interleaved rounds, medians.",
+        timed=IN_PROCESS,
         raw={
             "n": n,
             "concurrency": CONCURRENCY,
@@ -454,6 +465,7 @@ def figure_4(ctx: Context) -> Figure:
         "run_batch in process with a client pointed at a closed loopback port (any request "
         "would fail and be counted: none was sent). Writers alone: the same rows, in memory, "
         "through migo's writers and through an openpyxl write-only equivalent.",
+        timed=IN_PROCESS + "; the writers alone, in-process too",
         raw={
             "n": n,
             "cache_warm_s": warm_s,
@@ -493,15 +505,6 @@ def figure_4(ctx: Context) -> Figure:
 # -- 5 ------------------------------------------------------------------------------
 
 
-def _child_env(workdir: Path) -> dict[str, str]:
-    """No token, no config file, no user cache: the child sees only what we pass."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MIGO_")}
-    env["PYTHONPATH"] = str(REPO)  # the migo_cli next to this bench, as in the bench process
-    env["MIGO_CONFIG"] = str(workdir / "no-config.toml")
-    env["MIGO_CACHE_DIR"] = str(workdir / "unused-cache")
-    return env
-
-
 def _summary(path: Path) -> dict[str, Any]:
     data = json.loads(path.read_text(encoding="utf-8"))
     assert isinstance(data, dict)
@@ -516,7 +519,7 @@ def figure_5(ctx: Context) -> Figure:
     rucs = make_rucs(n, start=10_000_000)
     source = write_csv(base / "entrada.csv", rucs)
     input_s = time.perf_counter() - started
-    env = _child_env(base)
+    env = child_env(base)
     import_only = run_child([sys.executable, "-c", "import migo_cli.cli"], cwd=base, env=env)
 
     validate_args = migo_command(
@@ -547,8 +550,7 @@ def figure_5(ctx: Context) -> Figure:
         ctx.profile_dir.mkdir(parents=True, exist_ok=True)
         for name, args in (("fig5-solo-validar", validate_args), ("fig5-cache", cached_args)):
             report = ctx.profile_dir / f"{name}.txt"
-            profiled = [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", str(report)]
-            run_child([*profiled, *args[1:]], cwd=base, env=env)
+            run_child(profiled_migo(report, *args[3:]), cwd=base, env=env)  # after -m migo_cli
             print(f"    profile: {report}", file=sys.stderr)
     return Figure(
         5,
@@ -557,6 +559,7 @@ def figure_5(ctx: Context) -> Figure:
         "and imports); peak RSS from os.wait4 (this child's rusage only). The 1M-entry cache "
         "is filled in one process through ResultCache.scope('local').put_ruc; the run points "
         "at a closed loopback port and the resumen confirms 0 API calls.",
+        timed=CHILD,
         raw={
             "n": n,
             "input_write_s": input_s,
@@ -627,6 +630,7 @@ def figure_6(ctx: Context) -> Figure:
         "Collection mode vs individual (100 ms latency, C=50)",
         "run_batch in process, --modo coleccion vs individual, fresh cache each, same "
         "simulator process; upstream calls counted by the simulator (and by the client).",
+        timed=IN_PROCESS,
         raw={
             "n": n,
             "concurrency": CONCURRENCY,

@@ -1,8 +1,9 @@
 """Results: per-figure checks, the printed table, and ``results.json``.
 
-A figure holds its raw numbers and one or more checks; each check is a ratio
-of two things measured side by side in the same run, with the target it is
-held to (or none, when the figure only informs).
+A figure holds its raw numbers, what it timed (in-process or a whole process)
+and one or more checks; each check is a ratio that names its numerator and its
+denominator (another measurement of the same run, a computed bound or a fixed
+target), with the target it is held to (or none, when it only informs).
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ class Figure:
     number: int
     title: str
     method: str
+    #: In-process (``run_batch`` in the bench) or whole process (a child, spawn to exit).
+    timed: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -71,6 +74,7 @@ class Figure:
             "date": self.date,
             "quick": quick,
             "method": self.method,
+            "timed": self.timed,
             "raw": _rounded(self.raw),
             "checks": [c.to_json() for c in self.checks],
             "passed": self.passed,
@@ -176,7 +180,8 @@ def render_table(figures: list[Figure]) -> str:
     header = f"{'check':<46} {'ratio':>8}  {'target':>9}  {'result':<6}"
     rule = "-" * len(header)
     for figure in figures:
-        lines += ["", f"[{figure.number}] {figure.title}", rule, header, rule]
+        lines += ["", f"[{figure.number}] {figure.title}", f"    timed: {figure.timed}"]
+        lines += [rule, header, rule]
         for check in figure.checks:
             target = "" if check.target is None else f"{check.comparison} {check.target:g}"
             lines.append(

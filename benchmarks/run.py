@@ -1,13 +1,14 @@
 """Command line of the bench: pick figures and scale, run them, print and record the results.
 
-    python -m benchmarks                 # all six figures, full size → results.json
+    python -m benchmarks                 # all ten figures, full size → results.json
     python -m benchmarks 3               # figure 3 alone (results.json keeps the others)
     python -m benchmarks --quick         # every N ÷ 10: a smoke run → results-quick.json
     python -m benchmarks 1 3 --profile   # also keep pyinstrument reports in profiles/
 
-``MIGO_BENCH_QUICK=1`` is the same as ``--quick``. Quick numbers are for
-checking that the bench works, not for judging targets: fixed costs (the
-token probe, interpreter start) weigh ten times more on them.
+``MIGO_BENCH_QUICK=1`` is the same as ``--quick`` (also one round per figure
+instead of 2–7). Quick numbers are for checking that the bench works, not for
+judging targets: fixed costs (the token probe, interpreter start) weigh ten
+times more on them.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.figures import FIGURES, Context
+from benchmarks import figures, whole_process
+from benchmarks.figures import Context
 from benchmarks.report import Figure, code_state, machine, render_table, write_results
 
 HERE = Path(__file__).resolve().parent
+FIGURES = {**figures.FIGURES, **whole_process.FIGURES}
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -90,6 +90,7 @@ class RecordingSimulator(Simulator):
         self._rng_seed = self.config.seed
         self.served: list[float] = []  # handler seconds of each lookup, in arrival order
         self.arrivals: list[float] = []  # time.monotonic() of each lookup's arrival
+        self.others: list[tuple[str, float, float]] = []  # other API calls: path, arrival, s
 
     def reset(self) -> None:
         """Zero counters and recordings, reseed: each side of a comparison draws the same."""
@@ -104,8 +105,14 @@ class RecordingSimulator(Simulator):
 
     @web.middleware
     async def _time_lookup(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
-        if request.path not in LOOKUP_ENDPOINTS:
+        if request.path.startswith("/__"):  # the simulator's and the bench's own routes
             return await handler(request)
+        if request.path not in LOOKUP_ENDPOINTS:  # e.g. the credit check's /account
+            arrival, started = time.monotonic(), time.perf_counter()
+            try:
+                return await handler(request)
+            finally:
+                self.others.append((request.path, arrival, time.perf_counter() - started))
         index = len(self.served)  # kept in arrival order, filled in on completion
         self.served.append(math.nan)
         self.arrivals.append(time.monotonic())
@@ -130,6 +137,7 @@ class RecordingSimulator(Simulator):
                 "slow_s": rec.slow_s,
                 "served": self.served,
                 "arrivals": self.arrivals,
+                "others": self.others,
             }
         )
 
@@ -168,6 +176,7 @@ class Latencies:
     slow_draws: int
     served: list[float]
     arrivals: list[float]  # time.monotonic(), comparable across processes on Linux
+    others: list[tuple[str, float, float]]  # non-lookup API calls: path, arrival, seconds
 
 
 class ServerProcess:
@@ -245,6 +254,7 @@ class ServerProcess:
             slow_draws=int(data["slow_draws"]),
             served=[float(s) for s in data["served"]],
             arrivals=[float(s) for s in data["arrivals"]],
+            others=[(str(p), float(a), float(s)) for p, a, s in data["others"]],
         )
 
 

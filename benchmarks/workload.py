@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ from migo_cli.config import Limits
 from migo_cli.models import Origin, RucResult, Status, now_iso
 from migo_cli.simulator import ruc_answer
 
+REPO = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token-not-secret"
 #: A loopback port nobody listens on: a fully cached run must never reach it
 #: (any request would end as a connection-refused ``error`` row, and be counted).
@@ -120,24 +122,39 @@ class ChildRun:
     peak_rss_bytes: int
     returncode: int
     stderr: str
+    stdout: str = ""
+    cpu_seconds: float = 0.0  # user + system of the child alone
+    #: ``time.monotonic()`` when the child was spawned: on Linux one clock for every
+    #: process, so it lines up with the arrivals the bench's server records.
+    spawned_at: float = 0.0
 
 
 # Linux carries the forking process's RSS high-water mark into the child across
 # exec, so ``wait4`` from this (large) process would floor every child's peak at
 # our own size. A minimal launcher forks instead, and reports the rusage of its
-# child (its own few MiB are the floor) on its stdout.
-_LAUNCHER = """
+# child (its own few MiB are the floor) on its stdout, after a marker: the child
+# shares that stdout, and its output need not end with a newline.
+_MARKER = "\n@@migo-bench-launcher "
+_LAUNCHER = f"""
 import json, os, sys, time
+spawned_at = time.monotonic()
 started = time.perf_counter()
 pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ)
 _, status, usage = os.wait4(pid, 0)
+seconds = time.perf_counter() - started
 code = os.waitstatus_to_exitcode(status)
-print(json.dumps([time.perf_counter() - started, usage.ru_maxrss, code]))
+cpu = usage.ru_utime + usage.ru_stime
+sys.stdout.flush()
+print({_MARKER!r} + json.dumps([seconds, usage.ru_maxrss, code, cpu, spawned_at]))
 """
 
 
 def run_child(args: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> ChildRun:
-    """Run ``args``: its wall time, its own peak RSS, exit code and stderr."""
+    """Run ``args``: its wall time, its own peak RSS and CPU, exit code, stdout and stderr.
+
+    The wall time is the child's alone, from spawn to exit: not the launcher's start-up.
+    ``args[0]`` must be a path (no ``PATH`` search).
+    """
     process = subprocess.run(
         [sys.executable, "-S", "-c", _LAUNCHER, *args],
         cwd=cwd,
@@ -147,13 +164,67 @@ def run_child(args: list[str], *, cwd: Path, env: dict[str, str] | None = None) 
         text=True,
         check=False,
     )
-    if process.returncode != 0 or not process.stdout.strip():
+    output, marker, report = process.stdout.rpartition(_MARKER)
+    if process.returncode != 0 or not marker:
         raise RuntimeError(f"launcher failed: {process.stderr.strip()}")
-    seconds, max_rss, returncode = json.loads(process.stdout.strip().splitlines()[-1])
+    seconds, max_rss, returncode, cpu, spawned_at = json.loads(report)
     scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB elsewhere
-    return ChildRun(float(seconds), int(max_rss) * scale, int(returncode), process.stderr)
+    return ChildRun(
+        float(seconds),
+        int(max_rss) * scale,
+        int(returncode),
+        process.stderr,
+        output,
+        float(cpu),
+        float(spawned_at),
+    )
 
 
 def migo_command(*args: str) -> list[str]:
-    """The installed CLI, run with this interpreter (the project's virtualenv)."""
+    """The CLI as a module, run with this interpreter (the project's virtualenv)."""
     return [sys.executable, "-m", "migo_cli", *args]
+
+
+def migo_entry_point(*args: str) -> list[str]:
+    """The ``migo`` command a user types: the console script installed beside this interpreter.
+
+    Falls back to ``python -m migo_cli`` where there is none (the package not installed).
+    """
+    script = Path(sys.executable).parent / "migo"
+    return [str(script), *args] if script.is_file() else migo_command(*args)
+
+
+# pyinstrument's command line (``-m migo_cli`` or ``-c``) reports migo's imports and
+# loses the run itself; the Profiler API inside the child keeps both.
+_PROFILED_MAIN = """
+import contextlib, sys
+from pyinstrument import Profiler
+report, sys.argv = sys.argv[1], ["migo", *sys.argv[2:]]
+profiler = Profiler(interval=0.0005)
+profiler.start()
+try:
+    from migo_cli.cli import main
+    with contextlib.suppress(SystemExit):
+        main()
+finally:
+    profiler.stop()
+    with open(report, "w", encoding="utf-8") as fh:
+        fh.write(profiler.output_text(unicode=True, color=False))
+"""
+
+
+def profiled_migo(report: Path, *args: str) -> list[str]:
+    """``migo ARGS`` under pyinstrument, its text report written to ``report``."""
+    return [sys.executable, "-c", _PROFILED_MAIN, str(report), *args]
+
+
+def child_env(workdir: Path) -> dict[str, str]:
+    """No token, no config file, no user cache: the child sees only what we pass."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MIGO_")}
+    # A user's install has its bytecode (pip compiles it): let the untimed first run
+    # write migo_cli's, rather than compile ~10,000 lines in every timed run.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPATH"] = str(REPO)  # the migo_cli next to this bench, as in the bench process
+    env["MIGO_CONFIG"] = str(workdir / "no-config.toml")
+    env["MIGO_CACHE_DIR"] = str(workdir / "unused-cache")
+    return env
