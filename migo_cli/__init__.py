@@ -19,8 +19,9 @@ Layout: ``ruc`` (local rules), ``dialects`` (APIMIGO's API 1.0 and 2.0 as a tabl
 routes), ``client`` (APIMIGO over aiohttp), ``pace``, ``diagnostics`` (``migo diagnostico``),
 ``cache`` (diskcache), ``readers``/``writers`` (files), ``batch`` (the
 ``masivo`` pipeline), ``progress``, ``simulator``, ``config`` (defaults),
-``exceptions``, ``services`` (DNI, exchange rates, representatives, account, batch
-summaries), ``sync`` (the synchronous ``Migo``), and ``cli`` (the thin command on top).
+``exceptions``, ``models`` (every result, DNI and date checks), ``services``
+(``lookup_batch``'s summary), ``sync`` (the synchronous ``Migo``), and ``cli`` (the
+thin command on top).
 """
 
 from migo_cli._version import __version__
@@ -55,20 +56,23 @@ from migo_cli.exceptions import (
     TransientAPIError,
     UsageError,
 )
-from migo_cli.models import OUTPUT_COLUMNS, Origin, RucResult, Status
-from migo_cli.pace import set_testing
-from migo_cli.progress import LogProgress, NullProgress, ProgressReporter, RichProgress
-from migo_cli.readers import InputTable, read_input
-from migo_cli.ruc import RucCheck, check_ruc, is_valid_ruc, normalize
-from migo_cli.services import (
+from migo_cli.models import (
+    OUTPUT_COLUMNS,
     AccountInfo,
     DniResult,
     ExchangeRate,
     LegalRepresentatives,
-    LookupSummary,
+    Origin,
+    RucResult,
+    Status,
     check_dni,
     parse_date,
 )
+from migo_cli.pace import set_testing
+from migo_cli.progress import LogProgress, NullProgress, ProgressReporter, RichProgress
+from migo_cli.readers import InputTable, read_input
+from migo_cli.ruc import RucCheck, check_ruc, is_valid_ruc, normalize
+from migo_cli.services import LookupSummary
 from migo_cli.simulator import Simulator, SimulatorConfig, SimulatorThread
 from migo_cli.sync import Migo, MigoSync
 from migo_cli.writers import ResultWriter, open_writer

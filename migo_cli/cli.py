@@ -51,19 +51,20 @@ from migo_cli.exceptions import (
     RejectedValueError,
     UsageError,
 )
-from migo_cli.models import RucResult, Status
-from migo_cli.numfmt import format_number
-from migo_cli.progress import LogProgress, NullProgress, ProgressReporter, RichProgress
-from migo_cli.ruc import check_ruc
-from migo_cli.services import (
+from migo_cli.models import (
     AccountInfo,
     DniResult,
     ExchangeRate,
     LegalRepresentatives,
+    RucResult,
+    Status,
     check_dni,
     parse_date,
     today_in_lima,
 )
+from migo_cli.numfmt import format_number
+from migo_cli.progress import LogProgress, NullProgress, ProgressReporter, RichProgress
+from migo_cli.ruc import check_ruc
 from migo_cli.simulator import DEFAULT_PORT, Simulator, SimulatorConfig, serve
 from migo_cli.spanish import OPTIONS_METAVAR, SUBCOMMAND_METAVAR, MigoGroup, MigoTyper
 

@@ -30,7 +30,6 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
 from typing import Any, NamedTuple, Self
 from urllib.parse import urlsplit
 
@@ -69,19 +68,22 @@ from migo_cli.exceptions import (
     ServiceUnavailableError,
     TransientAPIError,
 )
-from migo_cli.models import Origin, RucResult, Status
-from migo_cli.pace import Pace
-from migo_cli.ruc import RucCheck, check_ruc
-from migo_cli.services import (
+from migo_cli.models import (
     AccountInfo,
     DniResult,
     ExchangeRate,
     LegalRepresentatives,
-    LookupSummary,
+    LookupMode,
+    Origin,
+    RucResult,
+    Status,
     check_dni,
     parse_date,
     today_in_lima,
 )
+from migo_cli.pace import Pace
+from migo_cli.ruc import RucCheck, check_ruc
+from migo_cli.services import LookupSummary
 
 __all__ = ["ClientStats", "LookupMode", "MigoClient", "cache_scope_for"]
 
@@ -114,11 +116,6 @@ _AUTH_MESSAGE = re.compile(r"token|unauthenticated|autentic|no autorizado", re.I
 _STOPPING: contextvars.ContextVar[asyncio.Event | None] = contextvars.ContextVar(
     "migo_stopping", default=None
 )
-
-
-class LookupMode(StrEnum):
-    INDIVIDUAL = "individual"
-    COLLECTION = "coleccion"
 
 
 @dataclass(slots=True)

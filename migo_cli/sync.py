@@ -54,14 +54,8 @@ from migo_cli.config import (
     resolve_token,
 )
 from migo_cli.dialects import Dialect
-from migo_cli.models import RucResult
-from migo_cli.services import (
-    AccountInfo,
-    DniResult,
-    ExchangeRate,
-    LegalRepresentatives,
-    LookupSummary,
-)
+from migo_cli.models import AccountInfo, DniResult, ExchangeRate, LegalRepresentatives, RucResult
+from migo_cli.services import LookupSummary
 
 __all__ = ["Migo", "MigoSync"]
 

@@ -32,10 +32,11 @@ from migo_cli.exceptions import (
     NotFoundError,
     ServerError,
 )
-from migo_cli.models import Origin, Status
-from migo_cli.services import (
+from migo_cli.models import (
     AccountInfo,
     ExchangeRate,
+    Origin,
+    Status,
     check_dni,
     parse_date,
     today_in_lima,
