@@ -163,7 +163,11 @@ def resolve_base_url(explicit: str | None) -> str:
 
 
 def is_loopback_url(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
+    return is_loopback_host(urlsplit(url).hostname or "")
+
+
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` or a loopback address: traffic that never leaves this machine."""
     if host == "localhost":
         return True
     try:
