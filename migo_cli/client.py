@@ -37,14 +37,14 @@ import aiohttp
 import stamina
 
 from migo_cli._version import __version__
-from migo_cli.cache import CacheScope, ResultCache
+from migo_cli.cache import CacheScope, ResultCache, cache_scope_for
 from migo_cli.config import (
     COLLECTION_MAX,
     CacheTTL,
     Limits,
     Retry,
     Timeout,
-    is_loopback_url,
+    redact,
     resolve_base_url,
     resolve_dialect,
     resolve_token,
@@ -124,13 +124,6 @@ class ClientStats:
     lookup_requests: int = 0  # to the RUC endpoints: the resumen's ``llamadas_api``
     retries: int = 0
     rate_limited: int = 0
-
-
-def cache_scope_for(base_url: str) -> str:
-    """Cache entries of one upstream; every local server (the simulator) shares one scope."""
-    if is_loopback_url(base_url):
-        return "local"
-    return (urlsplit(base_url).hostname or base_url).lower()
 
 
 def parse_retry_after(value: str | None, retry: Retry) -> float:
@@ -413,7 +406,7 @@ class MigoClient:
             text = _first_error(errors)
         if not isinstance(text, str):
             return ""
-        return " ".join(text.replace(self._token, "***").split())[:200]
+        return " ".join(redact(text, self._token).split())[:200]
 
     def _poison(self, exc: FatalAPIError) -> FatalAPIError:
         if self._fatal is None:

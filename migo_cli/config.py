@@ -29,6 +29,10 @@ DEFAULT_API = "v1"
 
 #: Most RUCs APIMIGO accepts in one ``/api/v1/ruc/collection`` call.
 COLLECTION_MAX = 100
+#: ``migo simulador``'s port when none is given.
+SIMULATOR_PORT = 8787
+#: Shorter "tokens" are not masked: replacing a letter or two would mangle every message.
+MIN_REDACTED = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +137,13 @@ def find_token(explicit: str | None) -> tuple[str, str]:
     if isinstance(value, str) and value.strip():
         return value.strip(), f"archivo {config_file()}"
     raise MissingTokenError(config_file())
+
+
+def redact(text: str, token: str | None) -> str:
+    """``text`` with ``token`` masked as ``***``: anything a person or a log file may read."""
+    if token is None or len(token) < MIN_REDACTED:
+        return text
+    return text.replace(token, "***")
 
 
 def resolve_dialect(explicit: str | Dialect | None) -> Dialect:

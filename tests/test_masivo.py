@@ -1156,9 +1156,10 @@ def test_bad_input_is_exit_2_one_line_and_nothing_spent(
     ("args", "message"),
     [
         (["--modo", "todos"], "--modo"),
-        (["--concurrencia", "0"], "--concurrencia debe ser mayor que 0"),
-        (["--rpm", "0"], "--rpm debe ser mayor que 0"),
-        (["--timeout", "0"], "--timeout debe ser mayor que 0"),
+        (["--concurrencia", "0"], "--concurrencia: 0 no es válido: debe ser mayor o igual que 1"),
+        (["--rpm", "0"], "--rpm: 0 no es válido: debe ser mayor que 0"),
+        (["--timeout", "0"], "--timeout: 0 no es válido: debe ser mayor que 0"),
+        (["--reintentos", "-1"], "--reintentos: -1 no es válido: debe ser mayor o igual que 0"),
     ],
 )
 def test_bad_option_value_is_exit_2_and_nothing_spent(

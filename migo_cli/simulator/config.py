@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
+from migo_cli.config import SIMULATOR_PORT
 from migo_cli.dialects import V1, V2, Route
 from migo_cli.simulator.data import DEFAULT_NOT_FOUND_SHARE
 
@@ -20,7 +21,7 @@ __all__ = [
     "SimulatorStats",
 ]
 
-DEFAULT_PORT: Final = 8787
+DEFAULT_PORT: Final = SIMULATOR_PORT
 
 #: Every route served: API 1.0's and API 2.0's own, from the shared table.
 ROUTES: Final[tuple[Route, ...]] = (*V1.own_routes(), *V2.own_routes())
