@@ -23,8 +23,9 @@ from openpyxl.utils import get_column_letter
 
 from migo_cli._version import __version__
 from migo_cli.config import Timeout
+from migo_cli.dialects import V1, Operation
 
-RUC_URL = "/api/v1/ruc"
+RUC_URL = V1.path(Operation.RUC)
 
 
 def migo_like_session(concurrency: int) -> aiohttp.ClientSession:

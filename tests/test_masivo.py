@@ -23,6 +23,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from migo_cli.cli import app
+from migo_cli.dialects import V1, Operation
 from migo_cli.models import OUTPUT_COLUMNS
 from migo_cli.simulator import (
     RUC_ACENTOS,
@@ -41,8 +42,8 @@ from tests.conftest import TOKEN, make_rucs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FORMULA_NAME = '=HYPERLINK("http://x","y")'
-EP_RUC = "/api/v1/ruc"
-EP_COLLECTION = "/api/v1/ruc/collection"
+EP_RUC = V1.path(Operation.RUC)
+EP_COLLECTION = V1.path(Operation.COLLECTION)
 SHEETS = ["validos", "invalidos", "errores", "resumen"]
 
 runner = CliRunner()
