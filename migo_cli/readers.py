@@ -719,11 +719,11 @@ def _cell_text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return plain_number(value)
+        return _plain_number(value)
     return str(value)
 
 
-def plain_number(value: float) -> str:
+def _plain_number(value: float) -> str:
     """``value`` in positional notation, shortest digits that read back as it: never E-notation.
 
     ``2.0100038146e10`` is ``20100038146`` and ``1e-07`` is ``0.0000001``: a RUC
@@ -846,7 +846,7 @@ def _json_text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return plain_number(value)
+        return _plain_number(value)
     return str(value)
 
 
