@@ -17,7 +17,8 @@ The library is what the ``migo`` command runs::
 
 Layout: ``ruc`` (local rules), ``dialects`` (APIMIGO's API 1.0 and 2.0 as a table of
 routes), ``client`` (APIMIGO over aiohttp), ``pace``, ``diagnostics`` (``migo diagnostico``),
-``cache`` (diskcache), ``readers``/``writers`` (files), ``batch`` (the
+``cache`` (diskcache), ``history`` (each RUC's past answers), ``testing`` (no waits
+in tests), ``readers``/``writers`` (files), ``batch`` (the
 ``masivo`` pipeline), ``progress``, ``simulator``, ``config`` (defaults),
 ``exceptions``, ``models`` (every result, DNI and date checks), ``services``
 (``lookup_batch``'s summary), ``sync`` (the synchronous ``Migo``), and ``cli`` (the
@@ -26,6 +27,7 @@ thin command on top), ``background`` (an event loop in a thread, for ``Migo`` an
 
 Names are imported on first use (PEP 562): ``import migo_cli`` costs almost
 nothing, and ``from migo_cli import MigoClient`` loads the client, not pandas.
+Tests of code that calls migo turn every wait off with ``migo_cli.testing.no_waits()``.
 """
 
 from __future__ import annotations
@@ -81,7 +83,6 @@ if TYPE_CHECKING:
         check_dni,
         parse_date,
     )
-    from migo_cli.pace import set_testing
     from migo_cli.progress import LogProgress, NullProgress, ProgressReporter, RichProgress
     from migo_cli.readers import InputTable, read_input
     from migo_cli.ruc import RucCheck, check_ruc, is_valid_ruc, normalize
@@ -112,7 +113,6 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "check_dni",
         "parse_date",
     ),
-    "migo_cli.pace": ("set_testing",),
     "migo_cli.progress": ("LogProgress", "NullProgress", "ProgressReporter", "RichProgress"),
     "migo_cli.readers": ("InputTable", "read_input"),
     "migo_cli.ruc": ("RucCheck", "check_ruc", "is_valid_ruc", "normalize"),
@@ -213,5 +213,4 @@ __all__ = [
     "parse_date",
     "read_input",
     "run_batch",
-    "set_testing",
 ]

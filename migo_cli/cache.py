@@ -18,6 +18,7 @@ import logging
 import pickle
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,12 +89,25 @@ class _GroupCommit:
 
 
 class ResultCache:
-    """One cache directory. ``read=False`` is ``--refrescar``: ask again, keep the answers."""
+    """One cache directory. ``read=False`` is ``--refrescar``: ask again, keep the answers.
 
-    def __init__(self, directory: Path | str, ttl: CacheTTL | None = None, *, read: bool = True):
+    ``clock`` is the wall clock TTLs are counted on: tests move one forward instead
+    of waiting for an entry to expire (it must not run behind ``time.time``, which
+    diskcache itself still uses to drop what has expired).
+    """
+
+    def __init__(
+        self,
+        directory: Path | str,
+        ttl: CacheTTL | None = None,
+        *,
+        read: bool = True,
+        clock: Callable[[], float] = time.time,
+    ):
         self.path = Path(directory)
         self.ttl = ttl or CacheTTL()
         self.read = read
+        self._clock = clock
         self._warned = False
         self._store: diskcache.Cache | None = self._open()
         self._committers: dict[asyncio.AbstractEventLoop, _GroupCommit] = {}
@@ -148,11 +162,16 @@ class ResultCache:
         if self._store is None or not self.read:
             return None
         try:
-            return self._store.get(key, retry=True)
+            value, expires = self._store.get(key, expire_time=True, retry=True)
         except Exception as exc:
             self._failed("leer", exc)
             self._forget(key)
             return None
+        return None if expires is not None and expires <= self._clock() else value
+
+    def _expire(self, seconds: float) -> float:
+        """``seconds`` from now on ``clock``, as diskcache counts them (from ``time.time()``)."""
+        return seconds + (self._clock() - time.time())
 
     def _forget(self, key: str) -> None:
         try:
@@ -165,7 +184,7 @@ class ResultCache:
         if self._store is None:
             return
         try:
-            self._store.set(key, value, expire=expire, tag=tag, retry=True)
+            self._store.set(key, value, expire=self._expire(expire), tag=tag, retry=True)
         except _ERRORS as exc:
             self._failed("guardar", exc)
 
@@ -177,7 +196,7 @@ class ResultCache:
         committer = self._committers.get(loop)
         if committer is None:
             committer = self._committers[loop] = _GroupCommit(self, self._store)
-        await committer.submit((key, value, expire, tag))
+        await committer.submit((key, value, self._expire(expire), tag))
 
     def info(self) -> CacheInfo:
         if self._store is None:

@@ -15,22 +15,25 @@ through ``MigoClient``. Design points, each one paid for by a user somewhere:
   bounded window keeps memory flat on million-row inputs.
 * Every answer (valid, not found, or refused by APIMIGO's validation) goes into
   the cache before it is yielded; nothing else ever does.
+* Whether and when a failed request is tried again is decided in one place,
+  ``request``: a transient failure and a 429 each spend their own budget, and a
+  stopping stream says so to it explicitly.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import email.utils
 import json
 import logging
+import random
 import re
 import ssl
 import time
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, NamedTuple, Self
+from typing import Any, Literal, NamedTuple, Self
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -112,10 +115,6 @@ _QUOTA_MESSAGE = re.compile(
 )
 #: A ``success: false`` that is about the token, not the RUC (SPEC §1).
 _AUTH_MESSAGE = re.compile(r"token|unauthenticated|autentic|no autorizado", re.IGNORECASE)
-# Set in a stream's worker tasks: once a run is stopping, failures are not retried.
-_STOPPING: contextvars.ContextVar[asyncio.Event | None] = contextvars.ContextVar(
-    "migo_stopping", default=None
-)
 
 
 @dataclass(slots=True)
@@ -124,6 +123,16 @@ class ClientStats:
     lookup_requests: int = 0  # to the RUC endpoints: the resumen's ``llamadas_api``
     retries: int = 0
     rate_limited: int = 0
+
+
+def _backoff(retry: Retry, number: int) -> float:
+    """stamina's exponential backoff with jitter, counted over transient retries alone.
+
+    The exponent stops growing long after ``wait_max`` is reached, so that
+    ``--reintentos 2000`` cannot overflow a float.
+    """
+    growth = 2.0 ** min(number - 1, 64)
+    return min(retry.wait_max, retry.wait_initial * growth + random.uniform(0, retry.wait_jitter))
 
 
 def parse_retry_after(value: str | None, retry: Retry) -> float:
@@ -203,59 +212,69 @@ class MigoClient:
 
     # -- one request ---------------------------------------------------------
 
-    async def request(self, operation: Operation, values: dict[str, Any] | None = None) -> Any:
+    async def request(
+        self,
+        operation: Operation,
+        values: dict[str, Any] | None = None,
+        *,
+        stopping: Callable[[], bool] | None = None,
+    ) -> Any:
         """Ask APIMIGO for ``operation`` with ``values``; the parsed JSON on success.
 
-        The dialect decides the method, path and where the token travels.
-        Retries transient failures with exponential backoff and jitter, waits out
-        429s as ``Retry-After`` says (on their own budget), raises
+        The dialect decides the method, path and where the token travels. Raises
         ``NotFoundError`` for a well-formed value APIMIGO does not know,
-        ``RejectedValueError`` for one its validation refuses (422), and
-        ``FatalAPIError`` subclasses for token, access, credit and URL problems.
-        """
-        rate_limited = 0
-        while True:
-            try:
-                return await self._with_retries(operation, values or {})
-            except RateLimitedError:
-                rate_limited += 1
-                if rate_limited > self.retry.rate_limit_waits or _stopping():
-                    raise
-                # The next attempt's pace slot waits out the cool-down set by the 429.
+        ``RejectedValueError`` for one its validation refuses (422),
+        ``FatalAPIError`` subclasses for token, access, credit and URL problems,
+        and the last failure once retrying is over.
 
-    async def _with_retries(self, operation: Operation, values: dict[str, Any]) -> Any:
-        # The first attempt goes without the retry machinery, whose set-up costs as
-        # much as the request itself on loopback; a failure worth retrying is then
-        # replayed as stamina's first attempt, so its backoff and budget apply as usual.
+        The whole retry policy is ``on`` below, stamina's hook, deciding per failure:
+
+        * a transient failure (5xx, timeout, reset, unreadable body) is retried up
+          to ``Retry.retries`` times, with exponential backoff and jitter;
+        * a 429 is retried after its ``Retry-After`` (the pace holds every other
+          request back as long), up to ``Retry.rate_limit_waits`` times, without
+          spending the transient budget;
+        * once ``stopping()`` is true (a stream was stopped or halted), nothing is;
+        * anything else is raised at once.
+
+        The first attempt is sent before ``retry_context`` is built: setting that
+        up costs as much as a whole request on loopback (benchmark figure 3), and
+        most requests succeed at once. When it fails and ``on`` says retry, the
+        wait ``on`` chose is slept here (instant in stamina's testing mode, like
+        the waits stamina sleeps), and the other attempts run under stamina.
+        """
+        values = values or {}
+        retry = self.retry
+        transient = rate_limited = 0
+
+        def on(exc: Exception) -> float | Literal[False]:
+            nonlocal transient, rate_limited
+            if not isinstance(exc, TransientAPIError) or (stopping is not None and stopping()):
+                return False
+            if isinstance(exc, RateLimitedError):
+                rate_limited += 1
+                return exc.retry_after if rate_limited <= retry.rate_limit_waits else False
+            transient += 1
+            if transient > retry.retries:
+                return False
+            self.stats.retries += 1
+            log.debug("reintento%s: %s", f" de {exc.ruc}" if exc.ruc else "", exc)
+            return _backoff(retry, transient)
+
         try:
             return await self._send(operation, values)
         except TransientAPIError as exc:
-            if isinstance(exc, RateLimitedError) or self.retry.retries == 0:
+            if (wait := on(exc)) is False:
                 raise
-            failed: TransientAPIError | None = exc
+        await asyncio.sleep(0.0 if stamina.is_testing() else wait)
         async for attempt in stamina.retry_context(
-            on=self._should_retry,
-            attempts=self.retry.retries + 1,
+            on=on,  # the budgets above bound the attempts; this bound is never reached first
+            attempts=retry.retries + retry.rate_limit_waits,
             timeout=None,
-            wait_initial=self.retry.wait_initial,
-            wait_max=self.retry.wait_max,
-            wait_jitter=self.retry.wait_jitter,
         ):
             with attempt:
-                if failed is not None:
-                    replay, failed = failed, None
-                    raise replay
                 return await self._send(operation, values)
         raise AssertionError("unreachable: stamina re-raises the last failure")  # pragma: no cover
-
-    def _should_retry(self, exc: Exception) -> bool:
-        if not isinstance(exc, TransientAPIError) or isinstance(exc, RateLimitedError):
-            return False
-        if _stopping():
-            return False
-        self.stats.retries += 1
-        log.debug("reintento%s: %s", f" de {exc.ruc}" if exc.ruc else "", exc)
-        return True
 
     async def _send(self, operation: Operation, values: dict[str, Any]) -> Any:
         if self._fatal is not None:
@@ -437,6 +456,7 @@ class MigoClient:
         unknown: str,
         *,
         listing: bool = False,
+        stopping: Callable[[], bool] | None = None,
     ) -> tuple[Status, str, dict[str, Any]]:
         """One lookup's outcome (SPEC §1): ``(status, motivo, body)``.
 
@@ -444,10 +464,10 @@ class MigoClient:
         APIMIGO's words), ``formato_invalido`` when APIMIGO's validation refused
         the value (422), or ``error`` after the retries. A ``FatalAPIError``
         propagates: it ends a batch, not a row. With ``listing``, a bare list
-        answer is taken as ``{"data": [...]}``.
+        answer is taken as ``{"data": [...]}``. ``stopping`` as in ``request``.
         """
         try:
-            body = await self.request(operation, values)
+            body = await self.request(operation, values, stopping=stopping)
         except NotFoundError as exc:
             return Status.NOT_FOUND, _unknown(unknown, str(exc)), {}
         except RejectedValueError as exc:
@@ -462,15 +482,19 @@ class MigoClient:
             return Status.ERROR, "respuesta de APIMIGO con forma inesperada", {}
         return Status.VALID, "", body
 
-    async def _fetch_ruc(self, ruc: str) -> RucResult:
-        result = RucResult(ruc, *await self._ask(Operation.RUC, {"ruc": ruc}, _RUC_UNKNOWN))
+    async def _fetch_ruc(self, ruc: str, stopping: Callable[[], bool] | None = None) -> RucResult:
+        asked = await self._ask(Operation.RUC, {"ruc": ruc}, _RUC_UNKNOWN, stopping=stopping)
+        result = RucResult(ruc, *asked)
         await self.cache.keep_ruc(result)
         return result
 
-    async def _fetch_collection(self, rucs: list[str]) -> list[RucResult]:
+    async def _fetch_collection(
+        self, rucs: list[str], stopping: Callable[[], bool] | None = None
+    ) -> list[RucResult]:
         """Up to 100 RUCs in one call; RUCs the answer does not settle are asked one by one."""
         try:
-            entries = _collection_entries(await self.request(Operation.COLLECTION, {"ruc": rucs}))
+            body = await self.request(Operation.COLLECTION, {"ruc": rucs}, stopping=stopping)
+            entries = _collection_entries(body)
         except FatalAPIError:
             raise
         except APIError as exc:
@@ -492,7 +516,8 @@ class MigoClient:
             results.append(result)
         await asyncio.gather(*(self.cache.keep_ruc(result) for result in results))
         if missing:
-            results.extend(await asyncio.gather(*(self._fetch_ruc(ruc) for ruc in missing)))
+            asked = (self._fetch_ruc(ruc, stopping) for ruc in missing)
+            results.extend(await asyncio.gather(*asked))
         return results
 
     async def stream(
@@ -800,11 +825,6 @@ def _unknown(prefix: str, message: object) -> str:
     return f"{prefix} ({text})" if text and text != "no existe" else prefix
 
 
-def _stopping() -> bool:
-    stop = _STOPPING.get()
-    return stop is not None and stop.is_set()
-
-
 def _collection_entries(body: Any) -> dict[str, dict[str, Any]]:
     """A collection answer by RUC; raises InvalidResponseError when it has no usable list."""
     if isinstance(body, dict):
@@ -928,8 +948,14 @@ class _Stream:
             for _ in range(self.workers):
                 await self.jobs.put(None)
 
+    def stopping(self) -> bool:
+        """Once a stop is asked for or the run halts, failures are not retried.
+
+        ``stop`` is read too: ``halt`` follows it only once ``_watch_stop`` has run.
+        """
+        return self.stop.is_set() or self.halt.is_set()
+
     async def _work(self) -> None:
-        _STOPPING.set(self.halt)
         client = self.client
         while (job := await self.jobs.get()) is not None:
             if self.halt.is_set():
@@ -937,11 +963,11 @@ class _Stream:
             try:
                 if self.chunk == 1:
                     seq, position, ruc = job[0]
-                    result = await client._fetch_ruc(ruc)
+                    result = await client._fetch_ruc(ruc, self.stopping)
                     self._emit(seq, position, result)
                     self._watch_health(result)
                     continue
-                results = await client._fetch_collection([ruc for _, _, ruc in job])
+                results = await client._fetch_collection([ruc for _, _, ruc in job], self.stopping)
             except FatalAPIError as exc:
                 self.fatal = self.fatal or exc
                 self.halt.set()

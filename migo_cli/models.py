@@ -61,11 +61,6 @@ class Status(StrEnum):
     ERROR = "error"
     UNCHECKED = "sin_consultar"  # only with --solo-validar
 
-    @property
-    def is_answer(self) -> bool:
-        """An answer is final for the run: a rerun need not ask again."""
-        return self is not Status.ERROR
-
 
 class Origin(StrEnum):
     API = "api"

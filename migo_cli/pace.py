@@ -15,19 +15,9 @@ import time
 
 from aiolimiter import AsyncLimiter
 
-__all__ = ["Pace", "set_testing"]
+from migo_cli.testing import waits_off
 
-_TESTING = False
-
-
-def set_testing(enabled: bool) -> None:
-    """Make cool-downs instant (tests). Retries' backoff has its own switch in stamina."""
-    global _TESTING  # noqa: PLW0603 - a process-wide switch, like stamina.set_testing
-    _TESTING = enabled
-
-
-def testing() -> bool:
-    return _TESTING
+__all__ = ["Pace"]
 
 
 class Pace:
@@ -70,7 +60,7 @@ class Pace:
 
     async def _wait_turn(self) -> None:
         # A loop, not an Event: a 429 arriving meanwhile may push the deadline further.
-        while (delay := self._resume_at - time.monotonic()) > 0 and not _TESTING:  # noqa: ASYNC110
+        while (delay := self._resume_at - time.monotonic()) > 0 and not waits_off():  # noqa: ASYNC110
             await asyncio.sleep(delay)
         if self._limiter is not None:
             await self._limiter.acquire()

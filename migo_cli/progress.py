@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from rich.console import Console, RenderableType
@@ -82,22 +82,29 @@ class NullProgress:
 
 
 class LogProgress:
-    """Not a terminal (cron): a plain log line at most every ``interval`` seconds."""
+    """Not a terminal (cron): a plain log line at most every ``interval`` seconds of ``clock``."""
 
-    def __init__(self, logger: logging.Logger, interval: float = 5.0) -> None:
+    def __init__(
+        self,
+        logger: logging.Logger,
+        interval: float = 5.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.log = logger
         self.interval = interval
         self.tally = Tally()
         self.total = 0
+        self._clock = clock
         self._started = self._last = 0.0
 
     def start(self, total: int) -> None:
         self.total = total
-        self._started = self._last = time.monotonic()
+        self._started = self._last = self._clock()
 
     def advance(self, result: RucResult) -> None:
         self.tally.add(result)
-        now = time.monotonic()
+        now = self._clock()
         if now - self._last >= self.interval:
             self._last = now
             self._report(now)
@@ -121,7 +128,7 @@ class LogProgress:
         )
 
     def finish(self) -> None:
-        self._report(time.monotonic())
+        self._report(self._clock())
 
 
 class _CountColumn(ProgressColumn):

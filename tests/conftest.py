@@ -1,28 +1,68 @@
-"""Shared fixtures: valid RUCs to play with, and the no-sleep switch for retries and pacing."""
+"""Shared helpers: sample RUCs, the no-sleep switch, a fake clock, running as a plain user."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
-import stamina
 
-from migo_cli import pace
 from migo_cli.simulator import SimulatorConfig, SimulatorThread, make_rucs
+from migo_cli.testing import no_waits
 
 TOKEN = "tok-SECRETO-1234567890"
 
-__all__ = ["TOKEN", "make_rucs"]
+__all__ = ["TOKEN", "FakeClock", "as_plain_user", "make_rucs"]
+
+#: ``python -c _DROP_DAC PROGRAM ARGS...`` takes CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH
+#: (root's power over file modes) out of the capability bounding set, then runs PROGRAM,
+#: which comes up without them. It stays uid 0, so an interpreter under /root still runs.
+_DROP_DAC = """
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+    if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+        sys.exit(f"no se pudo renunciar a la capacidad {capability}: "
+                 f"{os.strerror(ctypes.get_errno())}")
+os.execv(sys.argv[1], sys.argv[1:])
+"""
+
+
+def as_plain_user(argv: Sequence[str]) -> list[str]:
+    """``argv`` run so that file modes bind, as they do for users; CI runs tests as root.
+
+    Unchanged when not root; as root, the child gives up root's power to read and
+    write files whatever their mode (``argv[0]`` must be a path, not a bare name).
+    """
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return list(argv)
+    return [sys.executable, "-c", _DROP_DAC, *argv]
+
+
+class FakeClock:
+    """A clock that moves only when told: TTLs and cadences are tested without waiting.
+
+    It starts at ``time.time()`` and only moves forward, as a cache clock must.
+    """
+
+    def __init__(self, now: float | None = None) -> None:
+        self.now = time.time() if now is None else now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 @pytest.fixture
 def no_sleep() -> Iterator[None]:
-    """Backoffs and cool-downs take no time (stamina's testing mode keeps our attempt counts)."""
-    pace.set_testing(True)
-    with stamina.set_testing(True, attempts=1000, cap=True):
+    """Backoffs and cool-downs take no time; attempt counts stay those of ``Retry``."""
+    with no_waits():
         yield
-    pace.set_testing(False)
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ import pytest
 
 from migo_cli.cache import ResultCache
 from migo_cli.client import cache_scope_for
-from migo_cli.config import DEFAULT_BASE_URL
+from migo_cli.config import DEFAULT_BASE_URL, CacheTTL
 from migo_cli.models import Origin, RucResult, Status
-from tests.conftest import make_rucs
+from tests.conftest import FakeClock, make_rucs
 
 RUC = "20100038146"
 #: The scope answers from the real APIMIGO live in (no request is made here).
@@ -63,6 +63,23 @@ def test_clear_one_ruc_in_every_scope_or_everything(tmp_path: Path) -> None:
         assert cache.scope("local").get_ruc("20131312955") is not None
         assert cache.clear() == 2
         assert cache.info().entries == 0
+
+
+def test_entries_expire_on_the_cache_clock(tmp_path: Path) -> None:
+    clock = FakeClock()
+    unknown = RucResult("20131312955", Status.NOT_FOUND, "SUNAT no registra este RUC")
+    with ResultCache(tmp_path / "c", CacheTTL(valid=3600, not_found=60), clock=clock) as cache:
+        scope = cache.scope("s")
+        scope.put_ruc(valid())
+        scope.put_ruc(unknown)
+        clock.advance(59)
+        assert (scope.has_ruc(RUC), scope.has_ruc(unknown.ruc)) == (True, True)
+        clock.advance(2)
+        assert (scope.has_ruc(RUC), scope.has_ruc(unknown.ruc)) == (True, False)
+        clock.advance(3600)
+        assert scope.get_ruc(RUC) is None
+        scope.put_ruc(valid())  # its TTL counts from the clock's now, not from the real one
+        assert scope.has_ruc(RUC)
 
 
 def test_refresh_mode_writes_but_does_not_read(tmp_path: Path) -> None:

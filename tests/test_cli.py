@@ -12,7 +12,6 @@ import ssl
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -126,9 +125,9 @@ def test_token_never_printed(env: Path, sim: SimulatorThread) -> None:
 
 
 def test_hang_past_the_timeout_is_an_error_in_bounded_time(env: Path, sim: SimulatorThread) -> None:
+    # The hang ends in a valid answer: only --timeout cutting both attempts makes this an error.
     sim.config.hang = {RUC_ACTIVO_HABIDO}
     sim.config.hang_seconds = 30
-    started = time.monotonic()
     code, out, _ = against(
         sim, "consultar", RUC_ACTIVO_HABIDO, "--json", "--timeout", "0.3", "--reintentos", "1"
     )
@@ -137,7 +136,6 @@ def test_hang_past_the_timeout_is_an_error_in_bounded_time(env: Path, sim: Simul
     assert record["estado_consulta"] == "error"
     assert "no respondió en 0.3 s" in record["motivo"]
     assert sim.stats.by_ruc[RUC_ACTIVO_HABIDO] == 2
-    assert time.monotonic() - started < 10
 
 
 def test_cache_answers_the_second_lookup_and_can_be_cleared(

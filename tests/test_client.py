@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from email.utils import formatdate
@@ -28,7 +29,7 @@ from migo_cli.exceptions import (
     UsageError,
 )
 from migo_cli.models import Origin, RucResult, Status
-from tests.conftest import TOKEN, make_rucs
+from tests.conftest import TOKEN, FakeClock, make_rucs
 
 BASE = "https://api.migo.pe"
 RUC_URL = f"{BASE}/api/v1/ruc"
@@ -359,7 +360,11 @@ def test_parse_retry_after(value: str | None, expected: float) -> None:
 
 
 def test_parse_retry_after_http_date() -> None:
-    assert 8 <= parse_retry_after(formatdate(time.time() + 10, usegmt=True), Retry()) <= 10
+    sent = time.time()
+    wait = parse_retry_after(formatdate(sent + 10, usegmt=True), Retry())
+    parsed = time.time()
+    deadline = math.floor(sent + 10)  # an HTTP date has whole seconds
+    assert deadline - parsed <= wait <= deadline - sent
 
 
 # -- configuration -------------------------------------------------------------
@@ -409,12 +414,14 @@ async def test_expired_entries_are_fetched_again(
     no_sleep: None, mocked: aioresponses, tmp_path: Path
 ) -> None:
     mocked.post(RUC_URL, payload=record(RUC), repeat=True)
-    ttl = CacheTTL(valid=0.2, not_found=0.2)
-    with ResultCache(tmp_path / "cache", ttl) as cache:
+    clock = FakeClock()
+    ttl = CacheTTL(valid=600, not_found=600)
+    with ResultCache(tmp_path / "cache", ttl, clock=clock) as cache:
         async with MigoClient(TOKEN, cache=cache) as client:
             await client.lookup_ruc(RUC)
+            clock.advance(599)
             assert (await client.lookup_ruc(RUC)).origin is Origin.CACHE
-            await asyncio.sleep(0.3)
+            clock.advance(2)
             assert (await client.lookup_ruc(RUC)).origin is Origin.API
     assert calls(mocked) == 2
 
@@ -460,19 +467,25 @@ async def test_a_hanging_first_request_holds_the_others_back_only_briefly(
     no_sleep: None, mocked: aioresponses
 ) -> None:
     rucs = make_rucs(10)
+    first: list[str] = []
+    others_answered = asyncio.Event()
 
     async def answer(url: Any, **kwargs: Any) -> CallbackResult:
         ruc = kwargs["json"]["ruc"]
-        await asyncio.sleep(4 if ruc == rucs[0] else 0)
+        if not first:  # the first request (the one the others wait for) hangs ...
+            first.append(ruc)
+            await others_answered.wait()  # ... until the nine others have been answered
         return CallbackResult(payload=record(ruc))
 
     mocked.post(RUC_URL, callback=answer, repeat=True)
-    arrived: list[float] = []
-    start = time.monotonic()
-    async with MigoClient(TOKEN, limits=Limits(concurrency=5)) as client:
-        async for _ in client.stream(rucs):
-            arrived.append(time.monotonic() - start)
-    assert sorted(arrived)[-2] < 3  # the nine others did not wait for the hanging one
+    order: list[str] = []
+    async with asyncio.timeout(60), MigoClient(TOKEN, limits=Limits(concurrency=5)) as client:
+        async for _, result in client.stream(rucs):
+            order.append(result.ruc)
+            if len(order) == len(rucs) - 1:
+                others_answered.set()
+    assert order[-1] == first[0]
+    assert sorted(order) == sorted(rucs)
 
 
 async def test_wrong_token_stops_a_batch_after_one_call(
@@ -508,17 +521,21 @@ async def test_one_slow_answer_does_not_hold_back_the_others(
     no_sleep: None, mocked: aioresponses
 ) -> None:
     rucs = make_rucs(30)
+    others_answered = asyncio.Event()
 
     async def answer(url: Any, **kwargs: Any) -> CallbackResult:
         ruc = kwargs["json"]["ruc"]
-        await asyncio.sleep(0.5 if ruc == rucs[3] else 0.01)
+        if ruc == rucs[3]:
+            await others_answered.wait()  # answers only once every other RUC has its answer
         return CallbackResult(payload=record(ruc))
 
     mocked.post(RUC_URL, callback=answer, repeat=True)
     order = []
-    async with MigoClient(TOKEN, limits=Limits(concurrency=5)) as client:
+    async with asyncio.timeout(60), MigoClient(TOKEN, limits=Limits(concurrency=5)) as client:
         async for _, result in client.stream(rucs):
             order.append(result.ruc)
+            if len(order) == len(rucs) - 1:
+                others_answered.set()
     assert order[-1] == rucs[3]  # everything else finished while the slow one waited
     assert sorted(order) == sorted(rucs)
 

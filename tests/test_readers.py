@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import random
 import re
+import subprocess
+import sys
 import zipfile
 from collections.abc import Sequence
 from datetime import datetime
@@ -20,6 +21,7 @@ import pytest
 from migo_cli.exceptions import InputError
 from migo_cli.readers import SUPPORTED_INPUTS, VALUE_COLUMN, InputTable, read_input
 from migo_cli.ruc import check_ruc
+from tests.conftest import as_plain_user
 
 RUC = "20100038146"
 RUC2 = "20131312955"
@@ -624,16 +626,37 @@ def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert_input_error(exc, "permiso")
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads anything")
+READ_INPUT = """
+import sys
+from migo_cli.exceptions import InputError
+from migo_cli.readers import read_input
+try:
+    read_input(sys.argv[1])
+except InputError as exc:
+    sys.exit(str(exc))
+"""
+
+
 def test_unreadable_file_for_real(tmp_path: Path) -> None:
+    """A real mode 000 file, read by a child that has no root powers even when we are root."""
     path = write_text(tmp_path / "in.csv", f"RUC\n{RUC}\n")
     path.chmod(0)
     try:
-        with pytest.raises(InputError) as exc:
-            read_input(path)
-        assert_input_error(exc, "permiso")
+        done = subprocess.run(
+            as_plain_user([sys.executable, "-c", READ_INPUT, str(path)]),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
     finally:
         path.chmod(0o600)
+    assert done.returncode == 1, done.stderr
+    message = done.stderr.strip()
+    assert len(message.splitlines()) == 1, message
+    assert _SPANISH.search(message), message
+    assert "permiso" in message
+    assert str(path) in message
 
 
 def test_supported_inputs() -> None:

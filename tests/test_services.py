@@ -50,7 +50,7 @@ from migo_cli.simulator import (
     RUC_NO_EXISTE,
     SimulatorThread,
 )
-from tests.conftest import TOKEN, make_rucs
+from tests.conftest import TOKEN, FakeClock, make_rucs
 
 runner = CliRunner()
 
@@ -739,14 +739,15 @@ async def test_representatives_shapes(client: MigoClient, mocked: aioresponses) 
 async def test_todays_rate_expires_a_past_days_rate_does_not(
     sim: SimulatorThread, tmp_path: Path
 ) -> None:
-    ttl = CacheTTL(exchange_today=0.3, exchange_past=3600)
-    with ResultCache(tmp_path / "c", ttl) as cache:
+    clock = FakeClock()
+    ttl = CacheTTL(exchange_today=600, exchange_past=3600)
+    with ResultCache(tmp_path / "c", ttl, clock=clock) as cache:
         async with MigoClient(TOKEN, base_url=sim.base_url, cache=cache) as client:
             for _ in range(2):
                 assert (await client.exchange_rate()).day == today_in_lima().isoformat()
                 await client.exchange_rate(PAST)
             assert (calls(sim, EP_LATEST), calls(sim, EP_DATE)) == (1, 1)
-            await asyncio.sleep(0.4)
+            clock.advance(601)
             assert (await client.exchange_rate(PAST)).origin is Origin.CACHE
             assert (await client.exchange_rate()).origin is Origin.API
             # The fresh latest answer was also kept under its own date.
@@ -755,13 +756,14 @@ async def test_todays_rate_expires_a_past_days_rate_does_not(
 
 
 async def test_dni_and_representatives_use_their_ttls(sim: SimulatorThread, tmp_path: Path) -> None:
-    ttl = CacheTTL(dni=0.3, representatives=0.3, not_found=3600)
-    with ResultCache(tmp_path / "c", ttl) as cache:
+    clock = FakeClock()
+    ttl = CacheTTL(dni=600, representatives=600, not_found=3600)
+    with ResultCache(tmp_path / "c", ttl, clock=clock) as cache:
         async with MigoClient(TOKEN, base_url=sim.base_url, cache=cache) as client:
             await client.lookup_dni(DNI_EXISTE)
             await client.lookup_dni(DNI_NO_EXISTE)
             await client.legal_representatives(RUC_ACTIVO_HABIDO)
-            await asyncio.sleep(0.4)
+            clock.advance(601)
             assert (await client.lookup_dni(DNI_EXISTE)).origin is Origin.API
             assert (await client.lookup_dni(DNI_NO_EXISTE)).origin is Origin.CACHE
             again = await client.legal_representatives(RUC_ACTIVO_HABIDO)
@@ -771,14 +773,15 @@ async def test_dni_and_representatives_use_their_ttls(sim: SimulatorThread, tmp_
 
 
 async def test_a_range_reaching_today_is_short_lived(sim: SimulatorThread, tmp_path: Path) -> None:
-    ttl = CacheTTL(exchange_today=0.3, exchange_past=3600)
+    clock = FakeClock()
+    ttl = CacheTTL(exchange_today=600, exchange_past=3600)
     today = today_in_lima()
-    with ResultCache(tmp_path / "c", ttl) as cache:
+    with ResultCache(tmp_path / "c", ttl, clock=clock) as cache:
         async with MigoClient(TOKEN, base_url=sim.base_url, cache=cache) as client:
             await client.exchange_rates(today - timedelta(days=3), today)
             await client.exchange_rates(today - timedelta(days=3), today)
             await client.exchange_rates("2024-01-01", "2024-01-10")
-            await asyncio.sleep(0.4)
+            clock.advance(601)
             rates = await client.exchange_rates(today - timedelta(days=3), today)
             old = await client.exchange_rates("2024-01-01", "2024-01-10")
     assert [r.day for r in rates][-1] == today.isoformat()

@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
+import math
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import aiohttp
@@ -756,8 +757,7 @@ async def test_hang_outlasts_the_client_timeout(
     sim: Simulator, http: aiohttp.ClientSession
 ) -> None:
     sim.config.hang = {RUC_NO_HABIDO}
-    sim.config.hang_seconds = 5.0
-    started = time.monotonic()
+    sim.config.hang_seconds = 30.0  # then it answers 200: only the client's timeout raises
     with pytest.raises(TimeoutError):
         async with http.post(
             sim.base_url + RUC,
@@ -765,7 +765,6 @@ async def test_hang_outlasts_the_client_timeout(
             timeout=aiohttp.ClientTimeout(total=0.2),
         ) as resp:
             await resp.read()
-    assert time.monotonic() - started < 2
     assert (await call(http, sim, RUC, ruc=RUC_ACTIVO_HABIDO))[0] == 200
     assert sim.stats.by_ruc[RUC_NO_HABIDO] == 1
 
@@ -846,10 +845,13 @@ async def test_429_with_retry_after_in_seconds_or_as_a_date(
     sim.config.retry_after = None
     assert await retry_after() is None
     sim.config.update({"retry_after": 3, "retry_after_http_date": True})
+    asked = time.time()
     value = await retry_after()
+    answered = time.time()
     assert value is not None
-    wait = email.utils.parsedate_to_datetime(value) - datetime.now(UTC)
-    assert timedelta(seconds=1) < wait <= timedelta(seconds=5)
+    # "now + 3 s" when the simulator answered, rounded up to the HTTP date's whole seconds.
+    deadline = email.utils.parsedate_to_datetime(value).timestamp()
+    assert math.ceil(asked + 3) <= deadline <= math.ceil(answered + 3)
 
 
 async def test_random_errors_are_5xx_and_reproducible_by_seed(

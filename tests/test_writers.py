@@ -32,6 +32,7 @@ from migo_cli.writers import (
     open_writer,
     temp_path_for,
 )
+from tests.conftest import as_plain_user
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FORMULA = '=HYPERLINK("x")'
@@ -568,16 +569,35 @@ def test_check_output_under_a_regular_file(tmp_path: Path) -> None:
         check_output(plain / "resultado.csv")
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes anywhere")
+CHECK_OUTPUT = """
+import sys
+from migo_cli.exceptions import OutputError
+from migo_cli.writers import check_output
+try:
+    check_output(sys.argv[1])
+except OutputError as exc:
+    sys.exit(str(exc))
+"""
+
+
 def test_check_output_read_only_directory(tmp_path: Path) -> None:
+    """Checked by a child that has no root powers even when we are root (CI)."""
     locked = tmp_path / "solo_lectura"
     locked.mkdir()
     locked.chmod(0o555)
     try:
-        with pytest.raises(OutputError, match="no se puede escribir"):
-            check_output(locked / "resultado.xlsx")
+        done = subprocess.run(
+            as_plain_user([sys.executable, "-c", CHECK_OUTPUT, str(locked / "resultado.xlsx")]),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
     finally:
         locked.chmod(0o755)
+    assert done.returncode == 1, done.stderr
+    assert "no se puede escribir" in done.stderr
+    assert list(locked.iterdir()) == []  # not even a probe file left behind
 
 
 def test_check_output_unwritable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
