@@ -28,7 +28,6 @@ from rich.console import Console
 
 from migo_cli import render
 from migo_cli.config import (
-    MIN_REDACTED,
     SIMULATOR_PORT,
     Limits,
     Retry,
@@ -388,7 +387,7 @@ async def _client(
     from migo_cli.client import MigoClient
 
     async with _upstream(api) as (token, base_url):
-        if not api.simulated and len(token) >= MIN_REDACTED:
+        if not api.simulated:  # config.redact decides what is long enough to mask
             secrets.append(token)
             _redact_logs(token)
         cache = _open_cache(api)
