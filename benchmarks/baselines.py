@@ -21,11 +21,13 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
-from benchmarks.bare_loop import RUC_URL, answer_all, session
+from benchmarks.bare_loop import answer_all, session
 from migo_cli._version import __version__
 from migo_cli.config import Timeout
+from migo_cli.dialects import V1, Operation
 
 USER_AGENT = f"migo/{__version__}"
+RUC_URL = V1.path(Operation.RUC)
 
 
 def migo_like_session(concurrency: int) -> aiohttp.ClientSession:

@@ -17,20 +17,25 @@ The library is what the ``migo`` command runs::
 
 Layout: ``ruc`` (local rules), ``dialects`` (APIMIGO's API 1.0 and 2.0 as a table of
 routes), ``client`` (APIMIGO over aiohttp), ``pace``, ``diagnostics`` (``migo diagnostico``),
-``cache`` (diskcache), ``readers``/``writers`` (files), ``batch`` (the
+``cache`` (diskcache), ``history`` (each RUC's past answers), ``testing`` (no waits
+in tests), ``readers``/``writers`` (files), ``batch`` (the
 ``masivo`` pipeline), ``progress``, ``simulator``, ``config`` (defaults),
-``exceptions``, ``services`` (DNI, exchange rates, representatives, account, batch
-summaries), ``sync`` (the synchronous ``Migo``), and ``cli`` (the thin command on top).
+``exceptions``, ``models`` (every result, DNI and date checks), ``services``
+(``lookup_batch``'s summary), ``sync`` (the synchronous ``Migo``), and ``cli`` (the
+thin command on top), ``background`` (an event loop in a thread, for ``Migo`` and
+``SimulatorThread``), ``render``/``spanish``/``numfmt`` (what a person reads).
+
+Names are imported on first use (PEP 562): ``import migo_cli`` costs almost
+nothing, and ``from migo_cli import MigoClient`` loads the client, not pandas.
 Tests of code that calls migo turn every wait off with ``migo_cli.testing.no_waits()``.
 """
 
-from migo_cli._version import __version__
-from migo_cli.batch import BatchJob, BatchReport, CreditCheck, default_output, run_batch
-from migo_cli.cache import CacheInfo, ResultCache
-from migo_cli.client import ClientStats, LookupMode, MigoClient
-from migo_cli.config import CacheTTL, Limits, Retry, Timeout
-from migo_cli.diagnostics import Check, Diagnosis, Outcome, Problem, diagnose
-from migo_cli.dialects import V1, V2, Dialect, Operation
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# The exception tree costs nothing to import; everything else waits to be used.
 from migo_cli.exceptions import (
     AccessDeniedError,
     APIError,
@@ -56,22 +61,81 @@ from migo_cli.exceptions import (
     TransientAPIError,
     UsageError,
 )
-from migo_cli.models import OUTPUT_COLUMNS, Origin, RucResult, Status
-from migo_cli.progress import LogProgress, NullProgress, ProgressReporter, RichProgress
-from migo_cli.readers import InputTable, read_input
-from migo_cli.ruc import RucCheck, check_ruc, is_valid_ruc, normalize
-from migo_cli.services import (
-    AccountInfo,
-    DniResult,
-    ExchangeRate,
-    LegalRepresentatives,
-    LookupSummary,
-    check_dni,
-    parse_date,
-)
-from migo_cli.simulator import Simulator, SimulatorConfig, SimulatorThread
-from migo_cli.sync import Migo, MigoSync
-from migo_cli.writers import ResultWriter, open_writer
+
+if TYPE_CHECKING:
+    from migo_cli._version import __version__
+    from migo_cli.batch import BatchJob, BatchReport, CreditCheck, default_output, run_batch
+    from migo_cli.cache import CacheInfo, ResultCache
+    from migo_cli.client import ClientStats, MigoClient
+    from migo_cli.config import CacheTTL, Limits, Retry, Timeout
+    from migo_cli.diagnostics import Check, Diagnosis, Outcome, Problem, diagnose
+    from migo_cli.dialects import V1, V2, Dialect, Operation
+    from migo_cli.models import (
+        OUTPUT_COLUMNS,
+        AccountInfo,
+        DniResult,
+        ExchangeRate,
+        LegalRepresentatives,
+        LookupMode,
+        Origin,
+        RucResult,
+        Status,
+        check_dni,
+        parse_date,
+    )
+    from migo_cli.progress import LogProgress, NullProgress, ProgressReporter, RichProgress
+    from migo_cli.readers import InputTable, read_input
+    from migo_cli.ruc import RucCheck, check_ruc, is_valid_ruc, normalize
+    from migo_cli.services import LookupSummary
+    from migo_cli.simulator import Simulator, SimulatorConfig, SimulatorThread
+    from migo_cli.sync import Migo, MigoSync
+    from migo_cli.writers import ResultWriter, open_writer
+
+#: Where each public name lives: its module is imported the first time the name is used.
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "migo_cli._version": ("__version__",),
+    "migo_cli.batch": ("BatchJob", "BatchReport", "CreditCheck", "default_output", "run_batch"),
+    "migo_cli.cache": ("CacheInfo", "ResultCache"),
+    "migo_cli.client": ("ClientStats", "MigoClient"),
+    "migo_cli.config": ("CacheTTL", "Limits", "Retry", "Timeout"),
+    "migo_cli.diagnostics": ("Check", "Diagnosis", "Outcome", "Problem", "diagnose"),
+    "migo_cli.dialects": ("V1", "V2", "Dialect", "Operation"),
+    "migo_cli.models": (
+        "OUTPUT_COLUMNS",
+        "AccountInfo",
+        "DniResult",
+        "ExchangeRate",
+        "LegalRepresentatives",
+        "LookupMode",
+        "Origin",
+        "RucResult",
+        "Status",
+        "check_dni",
+        "parse_date",
+    ),
+    "migo_cli.progress": ("LogProgress", "NullProgress", "ProgressReporter", "RichProgress"),
+    "migo_cli.readers": ("InputTable", "read_input"),
+    "migo_cli.ruc": ("RucCheck", "check_ruc", "is_valid_ruc", "normalize"),
+    "migo_cli.services": ("LookupSummary",),
+    "migo_cli.simulator": ("Simulator", "SimulatorConfig", "SimulatorThread"),
+    "migo_cli.sync": ("Migo", "MigoSync"),
+    "migo_cli.writers": ("ResultWriter", "open_writer"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'migo_cli' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # found once: later uses skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "OUTPUT_COLUMNS",

@@ -3,44 +3,41 @@
 Nothing here decides how RUCs are looked up; that is the library's job. This
 module owns what only a process has: signals, exit codes (SPEC §5), stderr
 logging and progress, and one-line Spanish messages instead of tracebacks.
+
+A command imports what it uses when it runs: ``--help`` and ``migo cuenta``
+never load pandas, the Excel libraries or the simulator's server
+(tests/test_imports.py holds every command to that).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import inspect
 import json
 import logging
 import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Self, TypeVar
 
-import stamina.instrumentation
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from migo_cli import render
-from migo_cli._version import __version__
-from migo_cli.batch import BatchJob, BatchReport, CreditCheck, default_output, run_batch
-from migo_cli.cache import ResultCache
-from migo_cli.client import LookupMode, MigoClient, cache_scope_for
 from migo_cli.config import (
+    SIMULATOR_PORT,
     Limits,
     Retry,
     Timeout,
     default_cache_dir,
+    redact,
     resolve_base_url,
     resolve_dialect,
     resolve_token,
 )
-from migo_cli.diagnostics import Diagnosis, Outcome, Problem, diagnose
 from migo_cli.exceptions import (
     APIError,
     FatalAPIError,
@@ -51,28 +48,27 @@ from migo_cli.exceptions import (
     RejectedValueError,
     UsageError,
 )
-from migo_cli.models import RucResult, Status
+from migo_cli.models import LookupMode, RucResult, Status, check_dni, parse_date, today_in_lima
 from migo_cli.numfmt import format_number
-from migo_cli.progress import LogProgress, NullProgress, ProgressReporter, RichProgress
 from migo_cli.ruc import check_ruc
-from migo_cli.services import (
-    AccountInfo,
-    DniResult,
-    ExchangeRate,
-    LegalRepresentatives,
-    check_dni,
-    parse_date,
-    today_in_lima,
+from migo_cli.spanish import (
+    OPTIONS_METAVAR,
+    SUBCOMMAND_METAVAR,
+    MigoGroup,
+    MigoTyper,
+    SpanishBadParameter,
 )
-from migo_cli.simulator import DEFAULT_PORT, Simulator, SimulatorConfig, serve
-from migo_cli.spanish import OPTIONS_METAVAR, SUBCOMMAND_METAVAR, MigoGroup, MigoTyper
+
+if TYPE_CHECKING:
+    from migo_cli.batch import BatchJob, BatchReport
+    from migo_cli.cache import ResultCache
+    from migo_cli.client import MigoClient
+    from migo_cli.progress import ProgressReporter
 
 log = logging.getLogger("migo")
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_FATAL = 0, 1, 2, 3
 SIMULATED_TOKEN = "simulado"
-# Masking a one-letter "token" would mangle every message; real tokens are long.
-MIN_REDACTED = 6
 SIMULATED_NOTICE = "DATOS SIMULADOS: no provienen de SUNAT ni de APIMIGO (--simulado)."
 
 # Spanish usage errors and help: see migo_cli.spanish for why these classes.
@@ -106,8 +102,109 @@ stdout = Console()
 # -- options shared by every command that calls the API ---------------------------
 
 
+def _positive(value: float | None) -> float | None:
+    """Refuse 0 and below while Click parses: a usage error (exit 2) before anything runs."""
+    if value is not None and value <= 0:
+        raise SpanishBadParameter(f"{value:g} no es válido: debe ser mayor que 0")
+    return value
+
+
+_API = "Conexión con APIMIGO"
+_OUT = "Mensajes"
+
+# Each command that calls the API declares all of these, after its own options
+# and in this order (--help lists them so), and reads them as ``ApiOptions.of(ctx)``.
+TokenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        help="Token de APIMIGO (si no: variable MIGO_TOKEN, o el archivo de configuración).",
+        rich_help_panel=_API,
+    ),
+]
+BaseUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--base-url",
+        help="URL de la API (si no: MIGO_BASE_URL, o https://api.migo.pe).",
+        rich_help_panel=_API,
+    ),
+]
+TimeoutOption = Annotated[
+    float,
+    typer.Option(
+        "--timeout",
+        help="Segundos de espera por cada consulta.",
+        rich_help_panel=_API,
+        callback=_positive,
+    ),
+]
+RetriesOption = Annotated[
+    int,
+    typer.Option(
+        "--reintentos",
+        help="Reintentos tras el primer intento ante fallas transitorias.",
+        rich_help_panel=_API,
+        min=0,
+    ),
+]
+NoCacheOption = Annotated[
+    bool, typer.Option("--sin-cache", help="No leer ni guardar la caché.", rich_help_panel=_API)
+]
+RefreshOption = Annotated[
+    bool,
+    typer.Option(
+        "--refrescar",
+        help="Consultar de nuevo aunque haya respuesta en caché (y guardar las nuevas).",
+        rich_help_panel=_API,
+    ),
+]
+CacheDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache-dir",
+        help="Carpeta de la caché (si no: MIGO_CACHE_DIR, o la carpeta de caché del usuario).",
+        rich_help_panel=_API,
+    ),
+]
+SimulatedOption = Annotated[
+    bool,
+    typer.Option(
+        "--simulado",
+        help="Usar un simulador local de APIMIGO: sin token, datos ficticios.",
+        rich_help_panel=_API,
+    ),
+]
+DialectOption = Annotated[
+    str | None,
+    typer.Option(
+        "--api",
+        help="Versión de la API de APIMIGO: v1 o v2 (si no: MIGO_API, la clave api del archivo "
+        "de configuración, o v1). Lo que la v2 no ofrece se consulta con la v1.",
+        rich_help_panel=_API,
+    ),
+]
+VerboseOption = Annotated[
+    bool,
+    typer.Option("-v", "--verbose", help="Más detalle en los mensajes.", rich_help_panel=_OUT),
+]
+QuietOption = Annotated[
+    bool,
+    typer.Option(
+        "-q",
+        "--quiet",
+        help="Solo errores: sin barra de progreso ni resumen.",
+        rich_help_panel=_OUT,
+    ),
+]
+DEFAULT_TIMEOUT = Timeout().total
+DEFAULT_RETRIES = Retry().retries
+
+
 @dataclass(frozen=True, slots=True)
 class ApiOptions:
+    """The options above, as one value; field names are the commands' parameter names."""
+
     token: str | None
     base_url: str | None
     timeout: float
@@ -120,58 +217,10 @@ class ApiOptions:
     verbose: bool
     quiet: bool
 
-
-_API = "Conexión con APIMIGO"
-_OUT = "Mensajes"
-_API_PARAMETERS = [
-    inspect.Parameter(
-        name,
-        inspect.Parameter.KEYWORD_ONLY,
-        default=default,
-        annotation=Annotated[kind, typer.Option(*flags, help=text, rich_help_panel=panel)],
-    )
-    for name, kind, default, flags, text, panel in [
-        ("token", str | None, None, ("--token",),
-         "Token de APIMIGO (si no: variable MIGO_TOKEN, o el archivo de configuración).", _API),
-        ("base_url", str | None, None, ("--base-url",),
-         "URL de la API (si no: MIGO_BASE_URL, o https://api.migo.pe).", _API),
-        ("timeout", float, Timeout().total, ("--timeout",),
-         "Segundos de espera por cada consulta.", _API),
-        ("retries", int, Retry().retries, ("--reintentos",),
-         "Reintentos tras el primer intento ante fallas transitorias.", _API),
-        ("no_cache", bool, False, ("--sin-cache",), "No leer ni guardar la caché.", _API),
-        ("refresh", bool, False, ("--refrescar",),
-         "Consultar de nuevo aunque haya respuesta en caché (y guardar las nuevas).", _API),
-        ("cache_dir", Path | None, None, ("--cache-dir",),
-         "Carpeta de la caché (si no: MIGO_CACHE_DIR, o la carpeta de caché del usuario).", _API),
-        ("simulated", bool, False, ("--simulado",),
-         "Usar un simulador local de APIMIGO: sin token, datos ficticios.", _API),
-        ("dialect", str | None, None, ("--api",),
-         "Versión de la API de APIMIGO: v1 o v2 (si no: MIGO_API, la clave api del archivo "
-         "de configuración, o v1). Lo que la v2 no ofrece se consulta con la v1.", _API),
-        ("verbose", bool, False, ("-v", "--verbose"), "Más detalle en los mensajes.", _OUT),
-        ("quiet", bool, False, ("-q", "--quiet"),
-         "Solo errores: sin barra de progreso ni resumen.", _OUT),
-    ]
-]  # fmt: skip
-_API_NAMES = [p.name for p in _API_PARAMETERS]
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def api_options(func: F) -> F:
-    """Add the common API options to a command; it receives them as ``api: ApiOptions``."""
-    signature = inspect.signature(func, eval_str=True)
-    own = [p for p in signature.parameters.values() if p.name != "api"]
-
-    @functools.wraps(func)
-    def command(**kwargs: Any) -> Any:
-        api = ApiOptions(**{name: kwargs.pop(name) for name in _API_NAMES})
-        return func(api=api, **kwargs)
-
-    command.__signature__ = signature.replace(parameters=own + _API_PARAMETERS)  # type: ignore[attr-defined]
-    command.__annotations__ = {p.name: p.annotation for p in own + _API_PARAMETERS}
-    return command  # type: ignore[return-value]
+    @classmethod
+    def of(cls, ctx: typer.Context) -> Self:
+        """Read from the parsed command line: a command that forgot one fails every test."""
+        return cls(**{field.name: ctx.params[field.name] for field in fields(cls)})
 
 
 # -- process concerns: logging, signals, exit codes ------------------------------
@@ -187,15 +236,17 @@ class _Redact(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if self.secret in message:
-            record.msg, record.args = message.replace(self.secret, "***"), None
+            record.msg, record.args = redact(message, self.secret), None
         if record.exc_info and not record.exc_text:  # a traceback (-v) may quote the token
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text and self.secret in record.exc_text:
-            record.exc_text = record.exc_text.replace(self.secret, "***")
+            record.exc_text = redact(record.exc_text, self.secret)
         return True
 
 
 def _setup_logging(verbose: bool, quiet: bool) -> None:
+    import stamina.instrumentation
+
     logger = logging.getLogger("migo")
     logger.handlers.clear()
     logger.propagate = False
@@ -290,19 +341,14 @@ def _run_api(
     main: Callable[[_Signals], Awaitable[int]],
     stopping: str = "se detiene",
 ) -> None:
-    """``_run`` for a command with the common API options: logging set up, options checked."""
+    """``_run`` for a command with the common API options, once logging is set up."""
     _setup_logging(api.verbose, api.quiet)
-
-    async def checked(signals: _Signals) -> int:
-        _check_positive(api.timeout, "--timeout")
-        return await main(signals)
-
-    _run(secrets, checked, stopping)
+    _run(secrets, main, stopping)
 
 
 def _fail(message: str, code: int, secrets: list[str]) -> int:
     for secret in secrets:
-        message = message.replace(secret, "***")
+        message = redact(message, secret)
     stderr.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
     return code
 
@@ -313,6 +359,8 @@ def _fail(message: str, code: int, secrets: list[str]) -> int:
 def _open_cache(api: ApiOptions) -> ResultCache | None:
     if api.no_cache:
         return None
+    from migo_cli.cache import ResultCache
+
     return ResultCache(api.cache_dir or default_cache_dir(), read=not api.refresh)
 
 
@@ -326,6 +374,8 @@ async def _upstream(api: ApiOptions) -> AsyncIterator[tuple[str, str]]:
         return
     if not api.quiet:
         stderr.print(f"[bold yellow]{SIMULATED_NOTICE}[/]")
+    from migo_cli.simulator import Simulator, SimulatorConfig
+
     async with Simulator(SimulatorConfig()) as simulator:
         yield SIMULATED_TOKEN, simulator.base_url
 
@@ -334,8 +384,10 @@ async def _upstream(api: ApiOptions) -> AsyncIterator[tuple[str, str]]:
 async def _client(
     api: ApiOptions, secrets: list[str], limits: Limits | None = None
 ) -> AsyncIterator[MigoClient]:
+    from migo_cli.client import MigoClient
+
     async with _upstream(api) as (token, base_url):
-        if not api.simulated and len(token) >= MIN_REDACTED:
+        if not api.simulated:  # config.redact decides what is long enough to mask
             secrets.append(token)
             _redact_logs(token)
         cache = _open_cache(api)
@@ -356,6 +408,8 @@ async def _client(
 
 
 def _progress(quiet: bool) -> ProgressReporter:
+    from migo_cli.progress import LogProgress, NullProgress, RichProgress
+
     if quiet:
         return NullProgress()
     if stderr.is_terminal:
@@ -363,16 +417,13 @@ def _progress(quiet: bool) -> ProgressReporter:
     return LogProgress(log)
 
 
-def _check_positive(value: float, option: str) -> None:
-    if value <= 0:
-        raise InvalidValueError(f"{option} debe ser mayor que 0")
-
-
 # -- commands ------------------------------------------------------------------------
 
 
 def _version(value: bool) -> None:
     if value:
+        from migo_cli._version import __version__
+
         stdout.print(f"migo {__version__}")
         raise typer.Exit()
 
@@ -390,8 +441,8 @@ def main_callback(
 
 
 @app.command()
-@api_options
 def consultar(
+    ctx: typer.Context,
     rucs: Annotated[
         list[str], typer.Argument(help="Uno o más RUC.", show_default=False, metavar="RUC")
     ],
@@ -400,12 +451,23 @@ def consultar(
         bool, typer.Option("--detalle", help="Una ficha por RUC, aunque sean varios.")
     ] = False,
     *,
-    api: ApiOptions,
+    token: TokenOption = None,
+    base_url: BaseUrlOption = None,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
+    retries: RetriesOption = DEFAULT_RETRIES,
+    no_cache: NoCacheOption = False,
+    refresh: RefreshOption = False,
+    cache_dir: CacheDirOption = None,
+    simulated: SimulatedOption = False,
+    dialect: DialectOption = None,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Consultar uno o algunos RUC. Sale con 0 solo si todos son válidos.
 
     Un RUC se muestra como ficha con todos sus datos; varios, como tabla (--detalle: fichas).
     """
+    api = ApiOptions.of(ctx)
     secrets: list[str] = []
 
     async def main(signals: _Signals) -> int:
@@ -420,7 +482,8 @@ def consultar(
         else:  # nothing to pay for: no token needed to say what is wrong
             results = [RucResult.rejected(c.raw, c.reason) for c in checks if c is not None]
         if as_json:
-            _print_json(results, api.simulated)
+            rows = [r.to_row() for r in results]
+            _emit_json(rows[0] if len(rows) == 1 else rows, api.simulated)
         else:
             notice = SIMULATED_NOTICE if api.simulated else None
             stdout.print(
@@ -433,15 +496,9 @@ def consultar(
     _run_api(api, secrets, main)
 
 
-def _print_json(results: list[RucResult], simulated: bool) -> None:
-    rows = [r.to_row() | ({"simulado": True} if simulated else {}) for r in results]
-    document: Any = rows[0] if len(rows) == 1 else rows
-    sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
-
-
 @app.command()
-@api_options
 def masivo(
+    ctx: typer.Context,
     entrada: Annotated[
         str,
         typer.Argument(
@@ -470,11 +527,15 @@ def masivo(
         str | None, typer.Option("--hoja", help="Hoja de Excel (si no, la primera).")
     ] = None,
     concurrencia: Annotated[
-        int, typer.Option("--concurrencia", help="Consultas simultáneas.")
+        int, typer.Option("--concurrencia", help="Consultas simultáneas.", min=1)
     ] = Limits().concurrency,
     rpm: Annotated[
         float | None,
-        typer.Option("--rpm", help="Máximo de consultas por minuto (sin límite si se omite)."),
+        typer.Option(
+            "--rpm",
+            help="Máximo de consultas por minuto (sin límite si se omite).",
+            callback=_positive,
+        ),
     ] = None,
     modo: Annotated[
         LookupMode,
@@ -506,7 +567,17 @@ def masivo(
             "que las que necesita la ejecución.",
         ),
     ] = False,
-    api: ApiOptions,
+    token: TokenOption = None,
+    base_url: BaseUrlOption = None,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
+    retries: RetriesOption = DEFAULT_RETRIES,
+    no_cache: NoCacheOption = False,
+    refresh: RefreshOption = False,
+    cache_dir: CacheDirOption = None,
+    simulated: SimulatedOption = False,
+    dialect: DialectOption = None,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Consultar en lote los RUC de un archivo y escribir los resultados.
 
@@ -518,12 +589,12 @@ def masivo(
 
       migo masivo rucs.txt --dry-run
     """
+    from migo_cli.batch import BatchJob, CreditCheck, default_output, run_batch
+
+    api = ApiOptions.of(ctx)
     secrets: list[str] = []
 
     async def main(signals: _Signals) -> int:
-        _check_positive(concurrencia, "--concurrencia")
-        if rpm is not None:
-            _check_positive(rpm, "--rpm")
         if json_resumen is not None:
             _check_summary_path(json_resumen)
         job = BatchJob(
@@ -565,12 +636,14 @@ def masivo(
 
 async def _offline(job: BatchJob, api: ApiOptions, progress: ProgressReporter) -> BatchReport:
     """``--solo-validar`` and ``--dry-run``: no token, no calls; a dry run reads the cache."""
+    from migo_cli.batch import run_batch
+    from migo_cli.cache import cache_scope_for
+
     cache = None if job.validate_only else _open_cache(api)
     try:
         scope = None
         if cache is not None:
-            base_url = "http://127.0.0.1" if api.simulated else resolve_base_url(api.base_url)
-            scope = cache.scope(cache_scope_for(base_url))
+            scope = cache.scope(cache_scope_for(api.base_url, simulated=api.simulated))
         return await run_batch(job, cache=scope, progress=progress)
     finally:
         if cache is not None:
@@ -618,6 +691,8 @@ _CacheDir = Annotated[
 @cache_app.command("info")
 def cache_info(cache_dir: _CacheDir = None) -> None:
     """Entradas, tamaño y ubicación de la caché."""
+    from migo_cli.cache import ResultCache
+
     _setup_logging(False, False)
     with ResultCache(cache_dir or default_cache_dir()) as cache:
         info = cache.info()
@@ -635,6 +710,8 @@ def cache_clear(
     cache_dir: _CacheDir = None,
 ) -> None:
     """Borrar la caché completa, o solo un RUC."""
+    from migo_cli.cache import ResultCache
+
     _setup_logging(False, False)
     with ResultCache(cache_dir or default_cache_dir()) as cache:
         removed = cache.clear(ruc)
@@ -644,7 +721,7 @@ def cache_clear(
 @app.command()
 def simulador(
     *,
-    puerto: Annotated[int, typer.Option("--puerto", help="Puerto en 127.0.0.1.")] = DEFAULT_PORT,
+    puerto: Annotated[int, typer.Option("--puerto", help="Puerto en 127.0.0.1.")] = SIMULATOR_PORT,
     latencia: Annotated[
         float, typer.Option("--latencia", help="Milisegundos de demora por respuesta.")
     ] = 0.0,
@@ -676,6 +753,8 @@ def simulador(
     Responde como APIMIGO documenta: las dos versiones de la API, token en el cuerpo (v1) o
     como Bearer (v2), y los códigos 401, 403, 404, 422 y 429 con sus formas.
     """
+    from migo_cli.simulator import Simulator, SimulatorConfig, serve
+
     try:
         dialect = resolve_dialect(version_api)
         config = SimulatorConfig(
@@ -747,37 +826,40 @@ def _emit_json(document: dict[str, Any] | list[dict[str, Any]], simulated: bool)
     sys.stdout.write(json.dumps(marked, ensure_ascii=False, indent=2) + "\n")
 
 
-def _new_table(simulated: bool, title: str | None = None) -> Table:
-    return Table(
-        title=title,
-        title_justify="left",
-        caption=SIMULATED_NOTICE if simulated else None,
-        caption_style="yellow",
-    )
-
-
-def _status_text(status: Status) -> str:
-    return f"[{render.STATUS_STYLES[status]}]{render.STATUS_LABELS[status]}[/]"
+def _notice(api: ApiOptions) -> str | None:
+    """What every table of simulated data says under it."""
+    return SIMULATED_NOTICE if api.simulated else None
 
 
 _JSON_OPTION = typer.Option("--json", help="Salida JSON (para scripts).")
 
 
 @app.command()
-@api_options
 def dni(
+    ctx: typer.Context,
     dnis: Annotated[
         list[str],
         typer.Argument(help="Uno o más DNI (8 dígitos).", show_default=False, metavar="DNI"),
     ],
     as_json: Annotated[bool, _JSON_OPTION] = False,
     *,
-    api: ApiOptions,
+    token: TokenOption = None,
+    base_url: BaseUrlOption = None,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
+    retries: RetriesOption = DEFAULT_RETRIES,
+    no_cache: NoCacheOption = False,
+    refresh: RefreshOption = False,
+    cache_dir: CacheDirOption = None,
+    simulated: SimulatedOption = False,
+    dialect: DialectOption = None,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Consultar uno o algunos DNI (RENIEC). Sale con 0 solo si todos existen.
 
     Ejemplo: migo dni 12345678 87654321 --json
     """
+    api = ApiOptions.of(ctx)
     secrets: list[str] = []
 
     async def main(signals: _Signals) -> int:
@@ -791,26 +873,15 @@ def dni(
             rows = [r.to_dict() for r in results]
             _emit_json(rows[0] if len(rows) == 1 else rows, api.simulated)
         else:
-            _print_dni_table(results, api.simulated)
+            stdout.print(render.dni_table(results, _notice(api)))
         return EXIT_OK if all(r.found for r in results) else EXIT_PARTIAL
 
     _run_api(api, secrets, main)
 
 
-def _print_dni_table(results: list[DniResult], simulated: bool) -> None:
-    table = _new_table(simulated)
-    for header in ("DNI", "Consulta"):
-        table.add_column(header, no_wrap=True)
-    for header in ("Nombre", "Detalle"):
-        table.add_column(header, overflow="fold")
-    for r in results:
-        table.add_row(r.dni, _status_text(r.status), r.name, r.reason)
-    stdout.print(table)
-
-
 @app.command("tipo-cambio")
-@api_options
 def tipo_cambio(
+    ctx: typer.Context,
     fecha: Annotated[
         str | None,
         typer.Option(
@@ -840,7 +911,17 @@ def tipo_cambio(
     ] = None,
     as_json: Annotated[bool, _JSON_OPTION] = False,
     *,
-    api: ApiOptions,
+    token: TokenOption = None,
+    base_url: BaseUrlOption = None,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
+    retries: RetriesOption = DEFAULT_RETRIES,
+    no_cache: NoCacheOption = False,
+    refresh: RefreshOption = False,
+    cache_dir: CacheDirOption = None,
+    simulated: SimulatedOption = False,
+    dialect: DialectOption = None,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Tipo de cambio del dólar (SUNAT): el último publicado, el de un día o el de un rango.
 
@@ -852,6 +933,7 @@ def tipo_cambio(
 
       migo tipo-cambio --desde 2024-05-01 --hasta 2024-05-31 --json
     """
+    api = ApiOptions.of(ctx)
     secrets: list[str] = []
 
     async def main(signals: _Signals) -> int:
@@ -894,41 +976,37 @@ def tipo_cambio(
             rows = [r.to_dict() for r in rates]
             _emit_json(rows if span is not None else rows[0], api.simulated)
         else:
-            _print_rates(rates, api.simulated)
+            stdout.print(render.exchange_rates_table(rates, _notice(api)))
         return EXIT_OK
 
     _run_api(api, secrets, main)
 
 
-def _price(value: float | None) -> str:
-    return "" if value is None else format_number(value, 3)
-
-
-def _print_rates(rates: list[ExchangeRate], simulated: bool) -> None:
-    table = _new_table(simulated, "Tipo de cambio (SUNAT)")
-    table.add_column("Fecha", no_wrap=True)
-    table.add_column("Moneda", no_wrap=True)
-    table.add_column("Compra", justify="right")
-    table.add_column("Venta", justify="right")
-    for r in rates:
-        table.add_row(r.day, r.currency or "", _price(r.buy), _price(r.sell))
-    stdout.print(table)
-
-
 @app.command()
-@api_options
 def representantes(
+    ctx: typer.Context,
     ruc: Annotated[
         str, typer.Argument(help="RUC de la empresa.", show_default=False, metavar="RUC")
     ],
     as_json: Annotated[bool, _JSON_OPTION] = False,
     *,
-    api: ApiOptions,
+    token: TokenOption = None,
+    base_url: BaseUrlOption = None,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
+    retries: RetriesOption = DEFAULT_RETRIES,
+    no_cache: NoCacheOption = False,
+    refresh: RefreshOption = False,
+    cache_dir: CacheDirOption = None,
+    simulated: SimulatedOption = False,
+    dialect: DialectOption = None,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Representantes legales de una empresa (SUNAT). Sale con 1 si el RUC no existe.
 
     Ejemplo: migo representantes 20100038146
     """
+    api = ApiOptions.of(ctx)
     secrets: list[str] = []
 
     async def main(signals: _Signals) -> int:
@@ -944,42 +1022,31 @@ def representantes(
         if as_json:
             _emit_json(result.to_dict(), api.simulated)
         else:
-            _print_representatives(result, api.simulated)
+            stdout.print(render.representatives(result, _notice(api)))
         return EXIT_OK if result.found else EXIT_PARTIAL
 
     _run_api(api, secrets, main)
 
 
-def _print_representatives(result: LegalRepresentatives, simulated: bool) -> None:
-    if not result.found:
-        stdout.print(f"{result.ruc}: {_status_text(result.status)} ({result.reason})")
-        return
-    if not result.people:
-        stdout.print(f"{result.ruc}: sin representantes legales registrados")
-        return
-    table = _new_table(simulated, f"Representantes legales de {result.ruc}")
-    columns = {
-        "Documento": "tipo_de_documento",
-        "Número": "numero_de_documento",
-        "Nombre": "nombre",
-        "Cargo": "cargo",
-        "Desde": "fecha_desde",
-    }
-    for header in columns:
-        table.add_column(header, overflow="fold")
-    for person in result.people:
-        table.add_row(*(str(person.get(key) or "") for key in columns.values()))
-    stdout.print(table)
-
-
 @app.command()
-@api_options
 def cuenta(
+    ctx: typer.Context,
     as_json: Annotated[bool, _JSON_OPTION] = False,
     *,
-    api: ApiOptions,
+    token: TokenOption = None,
+    base_url: BaseUrlOption = None,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
+    retries: RetriesOption = DEFAULT_RETRIES,
+    no_cache: NoCacheOption = False,
+    refresh: RefreshOption = False,
+    cache_dir: CacheDirOption = None,
+    simulated: SimulatedOption = False,
+    dialect: DialectOption = None,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Datos de la cuenta de APIMIGO y consultas disponibles (no gasta consultas)."""
+    api = ApiOptions.of(ctx)
     secrets: list[str] = []
 
     async def main(signals: _Signals) -> int:
@@ -995,43 +1062,28 @@ def cuenta(
         if as_json:
             _emit_json(info.to_dict(), api.simulated)
         else:
-            _print_account(info, api.simulated)
+            stdout.print(render.account_table(info, _notice(api)))
         return EXIT_OK
 
     _run_api(api, secrets, main)
 
 
-_ACCOUNT_LABELS = {
-    "nombre": "Nombre",
-    "email": "Correo",
-    "plan": "Plan",
-    "consultas_disponibles": "Consultas disponibles",
-    "consultas_realizadas": "Consultas realizadas",
-}
-
-
-def _print_account(info: AccountInfo, simulated: bool) -> None:
-    table = _new_table(simulated, "Cuenta de APIMIGO")
-    table.add_column("campo", style="bold")
-    table.add_column("valor", overflow="fold")
-    table.show_header = False
-    document = info.to_dict()
-    credits = "no informadas" if info.credits is None else format_number(info.credits)
-    document["consultas_disponibles"] = credits
-    for key, value in document.items():
-        if key == "consultado_en" or value is None:
-            continue
-        label = _ACCOUNT_LABELS.get(key, key.replace("_", " ").capitalize())
-        table.add_row(label, str(value))
-    stdout.print(table)
-
-
 @app.command()
-@api_options
 def diagnostico(
+    ctx: typer.Context,
     as_json: Annotated[bool, _JSON_OPTION] = False,
     *,
-    api: ApiOptions,
+    token: TokenOption = None,
+    base_url: BaseUrlOption = None,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
+    retries: RetriesOption = DEFAULT_RETRIES,
+    no_cache: NoCacheOption = False,
+    refresh: RefreshOption = False,
+    cache_dir: CacheDirOption = None,
+    simulated: SimulatedOption = False,
+    dialect: DialectOption = None,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Revisar la configuración sin gastar consultas: token, URL, ruta, créditos, caché.
 
@@ -1041,6 +1093,9 @@ def diagnostico(
 
     Sale con 3 si APIMIGO rechaza el token, niega el acceso o no quedan consultas.
     """
+    from migo_cli.diagnostics import Diagnosis, Problem, diagnose
+
+    api = ApiOptions.of(ctx)
     secrets: list[str] = []
 
     async def run(token: str | None, base_url: str | None) -> Diagnosis:
@@ -1051,39 +1106,21 @@ def diagnostico(
 
     async def main(signals: _Signals) -> int:
         if api.simulated:
-            async with _upstream(api) as (token, base_url):
-                report = await run(token, base_url)
+            async with _upstream(api) as (fake_token, simulator_url):
+                report = await run(fake_token, simulator_url)
         else:
             report = await run(api.token, api.base_url)
         if as_json:
             _emit_json([check.to_dict() for check in report.checks], api.simulated)
         else:
-            _print_diagnosis(report)
+            for line in render.diagnosis_lines(report):
+                stdout.print(line, highlight=False, soft_wrap=True)
         if report.passed:
             return EXIT_OK
         codes = {Problem.CONFIG: EXIT_USAGE, Problem.REJECTED: EXIT_FATAL}
         return codes.get(report.problem or Problem.OTHER, EXIT_PARTIAL)
 
     _run_api(api, secrets, main)
-
-
-_OUTCOME_STYLE = {
-    Outcome.OK: "green",
-    Outcome.FAILED: "bold red",
-    Outcome.INFO: "cyan",
-    Outcome.SKIPPED: "dim",
-}
-
-
-def _print_diagnosis(report: Diagnosis) -> None:
-    width = max(len(check.name) for check in report.checks)
-    for check in report.checks:
-        style = _OUTCOME_STYLE[check.outcome]
-        stdout.print(
-            f"[{style}]{check.outcome.value:<7}[/] {check.name:<{width}}  {check.detail}",
-            highlight=False,
-            soft_wrap=True,
-        )
 
 
 def main() -> None:

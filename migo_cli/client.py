@@ -33,7 +33,6 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
 from typing import Any, Literal, NamedTuple, Self
 from urllib.parse import urlsplit
 
@@ -41,14 +40,14 @@ import aiohttp
 import stamina
 
 from migo_cli._version import __version__
-from migo_cli.cache import CacheScope, ResultCache
+from migo_cli.cache import CacheScope, ResultCache, cache_scope_for
 from migo_cli.config import (
     COLLECTION_MAX,
     CacheTTL,
     Limits,
     Retry,
     Timeout,
-    is_loopback_url,
+    redact,
     resolve_base_url,
     resolve_dialect,
     resolve_token,
@@ -72,19 +71,22 @@ from migo_cli.exceptions import (
     ServiceUnavailableError,
     TransientAPIError,
 )
-from migo_cli.models import Origin, RucResult, Status
-from migo_cli.pace import Pace
-from migo_cli.ruc import RucCheck, check_ruc
-from migo_cli.services import (
+from migo_cli.models import (
     AccountInfo,
     DniResult,
     ExchangeRate,
     LegalRepresentatives,
-    LookupSummary,
+    LookupMode,
+    Origin,
+    RucResult,
+    Status,
     check_dni,
     parse_date,
     today_in_lima,
 )
+from migo_cli.pace import Pace
+from migo_cli.ruc import RucCheck, check_ruc
+from migo_cli.services import LookupSummary
 
 __all__ = ["ClientStats", "LookupMode", "MigoClient", "cache_scope_for"]
 
@@ -115,24 +117,12 @@ _QUOTA_MESSAGE = re.compile(
 _AUTH_MESSAGE = re.compile(r"token|unauthenticated|autentic|no autorizado", re.IGNORECASE)
 
 
-class LookupMode(StrEnum):
-    INDIVIDUAL = "individual"
-    COLLECTION = "coleccion"
-
-
 @dataclass(slots=True)
 class ClientStats:
     requests: int = 0  # every HTTP request sent
     lookup_requests: int = 0  # to the RUC endpoints: the resumen's ``llamadas_api``
     retries: int = 0
     rate_limited: int = 0
-
-
-def cache_scope_for(base_url: str) -> str:
-    """Cache entries of one upstream; every local server (the simulator) shares one scope."""
-    if is_loopback_url(base_url):
-        return "local"
-    return (urlsplit(base_url).hostname or base_url).lower()
 
 
 def _backoff(retry: Retry, number: int) -> float:
@@ -435,7 +425,7 @@ class MigoClient:
             text = _first_error(errors)
         if not isinstance(text, str):
             return ""
-        return " ".join(text.replace(self._token, "***").split())[:200]
+        return " ".join(redact(text, self._token).split())[:200]
 
     def _poison(self, exc: FatalAPIError) -> FatalAPIError:
         if self._fatal is None:

@@ -29,6 +29,10 @@ DEFAULT_API = "v1"
 
 #: Most RUCs APIMIGO accepts in one ``/api/v1/ruc/collection`` call.
 COLLECTION_MAX = 100
+#: ``migo simulador``'s port when none is given.
+SIMULATOR_PORT = 8787
+#: Shorter "tokens" are not masked: replacing a letter or two would mangle every message.
+MIN_REDACTED = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +139,13 @@ def find_token(explicit: str | None) -> tuple[str, str]:
     raise MissingTokenError(config_file())
 
 
+def redact(text: str, token: str | None) -> str:
+    """``text`` with ``token`` masked as ``***``: anything a person or a log file may read."""
+    if token is None or len(token) < MIN_REDACTED:
+        return text
+    return text.replace(token, "***")
+
+
 def resolve_dialect(explicit: str | Dialect | None) -> Dialect:
     """``--api``, else ``MIGO_API``, else the config file's ``api``, else API 1.0."""
     if isinstance(explicit, Dialect):
@@ -163,7 +174,11 @@ def resolve_base_url(explicit: str | None) -> str:
 
 
 def is_loopback_url(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
+    return is_loopback_host(urlsplit(url).hostname or "")
+
+
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` or a loopback address: traffic that never leaves this machine."""
     if host == "localhost":
         return True
     try:

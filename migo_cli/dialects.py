@@ -140,6 +140,13 @@ class Dialect:
     def own_routes(self) -> tuple[Route, ...]:
         return tuple(self.routes.values())
 
+    def path(self, operation: Operation) -> str:
+        """The path (template) that serves ``operation``; KeyError when no dialect has it."""
+        route = self.route(operation)
+        if route is None:
+            raise KeyError(operation)
+        return route.path
+
 
 def _table(dialect: str, auth: Auth, *rows: tuple[Operation, str, str]) -> dict[Operation, Route]:
     return {op: Route(op, method, path, auth, dialect) for op, method, path in rows}

@@ -21,6 +21,7 @@ processes share the file through SQLite's own locking (``busy_timeout``).
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,9 +138,27 @@ class HistoryStore:
         self.path = Path(directory) / HISTORY_FILE
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._setup()
+
+    def _setup(self) -> None:
+        """WAL and the tables, once per file; a second process opening it meanwhile waits.
+
+        Switching to WAL needs the file to itself, and SQLite answers "locked" at
+        once (no busy wait) when another process has it open for the same: so the
+        switch is retried, and skipped when the file is already in WAL (it stays so).
+        """
+        for attempt in range(200):
+            try:
+                mode = self._db.execute("PRAGMA journal_mode").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.executescript(_SCHEMA)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 199:
+                    raise
+                time.sleep(0.05)
 
     def __enter__(self) -> HistoryStore:
         return self

@@ -18,6 +18,10 @@ column): calamine 0.33 s (0.45 s as pandas' ``engine="calamine"``), openpyxl
 3.2 s read-only (4.0 s as pandas' ``engine="openpyxl"``), with identical values.
 One difference: calamine reads error cells (``#N/A``) as blank, openpyxl as
 their text, so such a cell is skipped rather than reported as malformed.
+
+pandas (delimited text, and every kept table) and python-calamine (Excel) are
+imported by the functions that use them: ``migo masivo`` pays only for the
+format it reads.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import codecs
 import csv
 import io
 import json
+import math
 import re
 import stat
 import sys
@@ -34,14 +39,15 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
-from typing import BinaryIO, cast
-
-import numpy as np
-import pandas as pd
-import python_calamine
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 from migo_cli.exceptions import InputError
+
+if TYPE_CHECKING:  # imported where used: a .txt input needs neither, an .xlsx no pandas
+    import pandas as pd
+    import python_calamine
 
 __all__ = ["SUPPORTED_INPUTS", "InputTable", "read_input"]
 
@@ -430,6 +436,7 @@ def _parse_delimited(
     skip_first: bool = False,
 ) -> InputTable:
     """Two passes with pandas' C engine: the header, then only the columns needed."""
+    import pandas as pd
 
     def parse(
         *,
@@ -523,7 +530,11 @@ def _read_lines(text: str, label: str, *, column: str | None, keep_table: bool) 
     if column is not None and (header is None or _find_column([header], column) is None):
         raise _no_column_error(label, [header] if header is not None else [], column)
     values: list[object] = list(lines[start:])
-    frame = pd.DataFrame({header or VALUE_COLUMN: values}, dtype=str) if keep_table else None
+    frame = None
+    if keep_table:
+        import pandas as pd
+
+        frame = pd.DataFrame({header or VALUE_COLUMN: values}, dtype=str)
     return InputTable(values, None, label, frame)
 
 
@@ -566,6 +577,8 @@ def _read_excel(
         width = max(_filled_width([rows[header_at], *body]), index + 1)
         names = names[:width]
         cells = [[_cell_text(c) for c in row[:width]] + [""] * (width - len(row)) for row in body]
+        import pandas as pd
+
         frame = pd.DataFrame(cells, columns=names, dtype=str)
     return InputTable(values, found, label, frame)
 
@@ -585,6 +598,8 @@ def _calamine_rows(
     source: Path | io.BytesIO, label: str, sheet: str | None
 ) -> tuple[str, list[list[object]]]:
     """The chosen sheet's cells, leading empty rows and columns skipped."""
+    import python_calamine
+
     try:
         with python_calamine.CalamineWorkbook.from_object(source) as book:
             name = _pick_sheet(book.sheets_metadata, sheet, label)
@@ -608,6 +623,8 @@ def _calamine_rows(
 def _pick_sheet(
     sheets: Sequence[python_calamine.SheetMetadata], sheet: str | None, label: str
 ) -> str:
+    import python_calamine
+
     names = [s.name for s in sheets if s.typ == python_calamine.SheetTypeEnum.WorkSheet]
     if not names:
         raise InputError(f"{label} no tiene hojas de cálculo", path=label)
@@ -702,8 +719,21 @@ def _cell_text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return np.format_float_positional(value, trim="-")
+        return _plain_number(value)
     return str(value)
+
+
+def _plain_number(value: float) -> str:
+    """``value`` in positional notation, shortest digits that read back as it: never E-notation.
+
+    ``2.0100038146e10`` is ``20100038146`` and ``1e-07`` is ``0.0000001``: a RUC
+    or an amount a person can read in the kept table.
+    """
+    shortest = float.__repr__(value)  # the digits that round-trip, not a subclass's repr
+    if not math.isfinite(value):
+        return shortest  # nan, inf, -inf
+    text = format(Decimal(shortest), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 # -- JSON --------------------------------------------------------------------------------
@@ -780,6 +810,8 @@ def _from_items(
         values = [_json_value(item) for item in items]
         frame = None
         if keep_table:
+            import pandas as pd
+
             frame = pd.DataFrame({VALUE_COLUMN: [_json_text(v) for v in values]}, dtype=str)
         return InputTable(values, None, label, frame)
 
@@ -792,6 +824,8 @@ def _from_items(
     values = [_json_value(obj.get(key)) for obj in objects]
     frame = None
     if keep_table:
+        import pandas as pd
+
         frame = pd.DataFrame(
             {name: [_json_text(_json_value(obj.get(name))) for obj in objects] for name in keys},
             dtype=str,
@@ -812,7 +846,7 @@ def _json_text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return np.format_float_positional(value, trim="-")
+        return _plain_number(value)
     return str(value)
 
 

@@ -8,8 +8,8 @@ decides nothing: the CLI picks what to show. Upstream text always goes in as
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console, Group, RenderableType
@@ -17,13 +17,29 @@ from rich.panel import Panel
 from rich.table import Column, Table
 from rich.text import Text
 
-from migo_cli.batch import BatchReport
-from migo_cli.models import Origin, RucResult, Status
+from migo_cli.models import (
+    AccountInfo,
+    DniResult,
+    ExchangeRate,
+    LegalRepresentatives,
+    Origin,
+    RucResult,
+    Status,
+)
 from migo_cli.numfmt import format_number
+
+if TYPE_CHECKING:  # the commands that show them have loaded them; --help need not
+    from migo_cli.batch import BatchReport
+    from migo_cli.diagnostics import Diagnosis
 
 __all__ = [
     "TerminalLogHandler",
+    "account_table",
+    "diagnosis_lines",
+    "dni_table",
     "dry_run_message",
+    "exchange_rates_table",
+    "representatives",
     "ruc_card",
     "ruc_results",
     "ruc_table",
@@ -248,6 +264,112 @@ def ruc_results(
     if notice:
         parts.append(Text(notice, style="yellow"))
     return Group(*parts)
+
+
+# -- the other services: DNI, exchange rates, representatives, the account -------------------
+
+
+def _table(notice: str | None, title: str | None = None) -> Table:
+    """A table of another service's answers; ``notice`` (``--simulado``'s) as its caption."""
+    return Table(title=title, title_justify="left", caption=notice, caption_style="yellow")
+
+
+def _status(status: Status) -> Text:
+    return Text(STATUS_LABELS[status], style=STATUS_STYLES[status])
+
+
+def dni_table(results: Sequence[DniResult], notice: str | None = None) -> Table:
+    table = _table(notice)
+    for header in ("DNI", "Consulta"):
+        table.add_column(header, no_wrap=True)
+    for header in ("Nombre", "Detalle"):
+        table.add_column(header, overflow="fold")
+    for r in results:
+        table.add_row(Text(r.dni), _status(r.status), Text(r.name), Text(r.reason))
+    return table
+
+
+def _price(value: float | None) -> Text:
+    return Text("" if value is None else format_number(value, 3))
+
+
+def exchange_rates_table(rates: Sequence[ExchangeRate], notice: str | None = None) -> Table:
+    table = _table(notice, "Tipo de cambio (SUNAT)")
+    table.add_column("Fecha", no_wrap=True)
+    table.add_column("Moneda", no_wrap=True)
+    table.add_column("Compra", justify="right")
+    table.add_column("Venta", justify="right")
+    for r in rates:
+        table.add_row(Text(r.day), Text(r.currency or ""), _price(r.buy), _price(r.sell))
+    return table
+
+
+#: The columns of a representative, and the key APIMIGO gives each under.
+_PERSON_COLUMNS: Mapping[str, str] = {
+    "Documento": "tipo_de_documento",
+    "Número": "numero_de_documento",
+    "Nombre": "nombre",
+    "Cargo": "cargo",
+    "Desde": "fecha_desde",
+}
+
+
+def representatives(result: LegalRepresentatives, notice: str | None = None) -> RenderableType:
+    """A table of the people; one line when the RUC was not found or has none."""
+    if not result.found:
+        return Text.assemble(f"{result.ruc}: ", _status(result.status), f" ({result.reason})")
+    if not result.people:
+        return Text(f"{result.ruc}: sin representantes legales registrados")
+    table = _table(notice, f"Representantes legales de {result.ruc}")
+    for header in _PERSON_COLUMNS:
+        table.add_column(header, overflow="fold")
+    for person in result.people:
+        table.add_row(*(Text(str(person.get(key) or "")) for key in _PERSON_COLUMNS.values()))
+    return table
+
+
+_ACCOUNT_LABELS: Mapping[str, str] = {
+    "nombre": "Nombre",
+    "email": "Correo",
+    "plan": "Plan",
+    "consultas_disponibles": "Consultas disponibles",
+    "consultas_realizadas": "Consultas realizadas",
+}
+
+
+def account_table(info: AccountInfo, notice: str | None = None) -> Table:
+    """Every field of the account, labelled; credits the Peruvian way, or "no informadas"."""
+    table = _table(notice, "Cuenta de APIMIGO")
+    table.add_column("campo", style="bold")
+    table.add_column("valor", overflow="fold")
+    table.show_header = False
+    document = info.to_dict()
+    credits = "no informadas" if info.credits is None else format_number(info.credits)
+    document["consultas_disponibles"] = credits
+    for key, value in document.items():
+        if key == "consultado_en" or value is None:
+            continue
+        label = _ACCOUNT_LABELS.get(key, key.replace("_", " ").capitalize())
+        table.add_row(Text(label), Text(str(value)))
+    return table
+
+
+def diagnosis_lines(report: Diagnosis) -> Iterator[Text]:
+    """One line per check: its outcome (coloured), its name, what it found."""
+    from migo_cli.diagnostics import Outcome
+
+    styles = {
+        Outcome.OK: "green",
+        Outcome.FAILED: "bold red",
+        Outcome.INFO: "cyan",
+        Outcome.SKIPPED: "dim",
+    }
+    width = max(len(check.name) for check in report.checks)
+    for check in report.checks:
+        yield Text.assemble(
+            (f"{check.outcome.value:<7}", styles[check.outcome]),
+            f" {check.name:<{width}}  {check.detail}",
+        )
 
 
 # -- the end of a batch run -----------------------------------------------------------------

@@ -59,6 +59,7 @@ __all__ = [
     "MigoCommand",
     "MigoGroup",
     "MigoTyper",
+    "SpanishBadParameter",
     "SpanishUsageError",
     "usage_error_message",
 ]
@@ -74,7 +75,9 @@ _COMMANDS = "Comandos"
 #: Typer's ``display_type`` labels, as a person reads them here.
 _TYPE_LABELS = {
     "int": "ENTERO",
+    "int range": "ENTERO",
     "float": "NÚMERO",
+    "float range": "NÚMERO",
     "str": "TEXTO",
     "path": "RUTA",
     "file": "ARCHIVO",
@@ -88,6 +91,10 @@ _SUGGESTION_CUTOFF = 0.6
 
 class SpanishUsageError(UsageError):
     """A usage error whose message migo wrote (in Spanish): shown as it is."""
+
+
+class SpanishBadParameter(BadParameter):
+    """A value an option's callback refused, with why in migo's words (Spanish)."""
 
 
 # -- usage errors ------------------------------------------------------------------------
@@ -178,6 +185,8 @@ def _bad_value(exc: BadParameter) -> str:
 
 def _why_invalid(exc: BadParameter) -> str:
     """Pydantic (which Typer validates with) says what was wrong in its error type."""
+    if isinstance(exc, SpanishBadParameter):
+        return exc.message
     errors = getattr(exc.__cause__, "errors", None)
     if not callable(errors) or not errors():
         return "no es un valor aceptado"
@@ -203,9 +212,9 @@ def _why_invalid(exc: BadParameter) -> str:
         "less_than_equal": ("le", "menor o igual que"),
         "less_than": ("lt", "menor que"),
     }
-    if kind in comparisons:
+    if kind in comparisons:  # a number by now: shown as one, without quotes
         key, words = comparisons[kind]
-        return f"{shown} no es válido: debe ser {words} {limits.get(key)}"
+        return f"{value} no es válido: debe ser {words} {limits.get(key)}"
     return f"{shown} no es un valor aceptado"
 
 

@@ -43,6 +43,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from migo_cli.background import LoopThread
 from migo_cli.cache import ResultCache
 from migo_cli.client import ClientStats, LookupMode, MigoClient
 from migo_cli.config import (
@@ -54,14 +55,8 @@ from migo_cli.config import (
     resolve_token,
 )
 from migo_cli.dialects import Dialect
-from migo_cli.models import RucResult
-from migo_cli.services import (
-    AccountInfo,
-    DniResult,
-    ExchangeRate,
-    LegalRepresentatives,
-    LookupSummary,
-)
+from migo_cli.models import AccountInfo, DniResult, ExchangeRate, LegalRepresentatives, RucResult
+from migo_cli.services import LookupSummary
 
 __all__ = ["Migo", "MigoSync"]
 
@@ -89,25 +84,19 @@ def _no_running_loop() -> None:
     raise RuntimeError(_IN_LOOP_MESSAGE)
 
 
-class _Runner:
+class _Runner(LoopThread):
     """The loop thread and the client living on it (kept apart from ``Migo`` for finalize)."""
 
     def __init__(self, settings: dict[str, Any], cache: ResultCache | Path | None) -> None:
         self.pid = os.getpid()
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self._serve, name="migo-sync", daemon=True)
-        self.thread.start()
+        super().__init__("migo-sync")
         self.owned_cache: ResultCache | None = None
         self.cache = cache if isinstance(cache, ResultCache) else None
         try:
             self.client = self.call(self._open(settings, cache))
         except BaseException:
-            self._stop_thread()
+            self.stop(CLOSE_TIMEOUT)
             raise
-
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
 
     async def _open(self, settings: dict[str, Any], cache: ResultCache | Path | None) -> MigoClient:
         if isinstance(cache, Path):  # opened here: every connection to it lives on this thread
@@ -115,24 +104,11 @@ class _Runner:
         client = MigoClient(cache=self.cache, **settings)
         return await client.__aenter__()
 
-    def call(self, work: Coroutine[Any, Any, T]) -> T:
-        future = asyncio.run_coroutine_threadsafe(work, self.loop)
-        try:
-            return future.result()
-        except BaseException:
-            future.cancel()  # Ctrl-C in the caller: abandon the request
-            raise
-
     async def _shutdown(self) -> None:
         client = getattr(self, "client", None)
         if client is not None:
             await client.aclose()
-        current = asyncio.current_task()
-        rest = [task for task in asyncio.all_tasks() if task is not current]
-        for task in rest:
-            task.cancel()
-        await asyncio.gather(*rest, return_exceptions=True)
-        await self.loop.shutdown_asyncgens()
+        await self.settle()
         if self.owned_cache is not None:
             self.owned_cache.close()
         elif self.cache is not None:
@@ -145,14 +121,7 @@ class _Runner:
             shutdown = asyncio.run_coroutine_threadsafe(self._shutdown(), self.loop)
             with contextlib.suppress(Exception):  # closing must not fail; the loop stops anyway
                 shutdown.result(CLOSE_TIMEOUT)
-        self._stop_thread()
-
-    def _stop_thread(self) -> None:
-        if self.thread.is_alive():
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(CLOSE_TIMEOUT)
-        if not self.thread.is_alive():
-            self.loop.close()
+        self.stop(CLOSE_TIMEOUT)
 
 
 class _Holder:

@@ -57,10 +57,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Final, Literal, Protocol, TextIO
 
-import xlsxwriter
-import xlsxwriter.exceptions
 from filelock import FileLock, Timeout
-from xlsxwriter.utility import xl_col_to_name
 
 from migo_cli.exceptions import OutputError, OutputLockedError
 
@@ -634,6 +631,8 @@ class _SheetSeries:
 
     def _fit_rules(self, style: SheetStyle) -> tuple[int, list[dict[str, Any]]] | None:
         """Green for a true ``fit`` cell; red for a false one on a ``valido`` row."""
+        from xlsxwriter.utility import xl_col_to_name
+
         if style.fit not in self._columns:
             return None
         col = self._columns.index(style.fit)
@@ -657,6 +656,8 @@ class _XlsxWriter:
     # openpyxl (write_only) 14.0 s for an equivalent file, so xlsxwriter it is.
 
     def __init__(self, path: Path, columns: Sequence[str], layout: Layout, style: SheetStyle):
+        import xlsxwriter  # here, not at the top: only an .xlsx output pays for it
+
         self.path: Path | None = path
         self._style = style
         self._target = _AtomicFile(path)
@@ -702,6 +703,8 @@ class _XlsxWriter:
             raise self._target.error("no se pudo escribir", exc) from None
 
     def close(self, summary: Mapping[str, Any]) -> None:
+        import xlsxwriter.exceptions
+
         if self._done:
             return
         try:

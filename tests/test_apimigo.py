@@ -24,6 +24,7 @@ import pytest
 from migo_cli.cache import ResultCache
 from migo_cli.client import MigoClient
 from migo_cli.config import Limits, Retry
+from migo_cli.dialects import V1, V2, Operation
 from migo_cli.exceptions import (
     AccessDeniedError,
     AuthenticationError,
@@ -41,8 +42,8 @@ from migo_cli.simulator import (
 from tests.conftest import TOKEN, make_rucs
 
 RUN_TIMEOUT = 120.0
-V1_RUC = "/api/v1/ruc"
-V2_RUC = "/api/v2/ruc/{ruc}"
+V1_RUC = V1.path(Operation.RUC)
+V2_RUC = V2.path(Operation.RUC)
 
 
 @pytest.fixture(params=["v1", "v2"])
@@ -75,6 +76,32 @@ def lookups(sim: SimulatorThread, dialect: str) -> int:
 
 
 # -- answers: one row of the table each, in both dialects -----------------------------
+
+
+def test_the_route_table_is_apimigos_documentation() -> None:
+    """SPEC §1's endpoints, written out once: every other test takes its paths from the table."""
+    documented = {
+        ("v1", Operation.RUC): ("POST", "/api/v1/ruc"),
+        ("v1", Operation.COLLECTION): ("POST", "/api/v1/ruc/collection"),
+        ("v1", Operation.DNI): ("POST", "/api/v1/dni"),
+        ("v1", Operation.REPRESENTATIVES): ("POST", "/api/v1/ruc/representantes-legales"),
+        ("v1", Operation.EXCHANGE_LATEST): ("POST", "/api/v1/exchange/latest"),
+        ("v1", Operation.EXCHANGE_DATE): ("POST", "/api/v1/exchange/date"),
+        ("v1", Operation.EXCHANGE_RANGE): ("POST", "/api/v1/exchange"),
+        ("v1", Operation.ACCOUNT): ("POST", "/api/v1/account"),
+        ("v2", Operation.RUC): ("GET", "/api/v2/ruc/{ruc}"),
+        ("v2", Operation.EXCHANGE_DATE): ("GET", "/api/v2/tipo-cambio/sunat"),
+        ("v2", Operation.EXCHANGE_SBS): ("GET", "/api/v2/tipo-cambio/sbs"),
+    }
+    table = {
+        (dialect.name, route.operation): (route.method, route.path)
+        for dialect in (V1, V2)
+        for route in dialect.own_routes()
+    }
+    assert table == documented
+    assert V2.path(Operation.DNI) == V1.path(Operation.DNI)  # what v2 lacks comes from v1
+    with pytest.raises(KeyError):
+        V1.path(Operation.EXCHANGE_SBS)
 
 
 async def test_found_is_valido(client: MigoClient, sim: SimulatorThread, dialect: str) -> None:
@@ -245,7 +272,7 @@ async def test_v2_exchange_rate_prices_arrive_as_text_and_become_numbers(
         rate = await client.exchange_rate("2024-05-31")
     assert isinstance(rate.buy, float)
     assert isinstance(rate.sell, float)
-    assert sim.stats.by_endpoint == {"/api/v2/tipo-cambio/sunat": 1}
+    assert sim.stats.by_endpoint == {V2.path(Operation.EXCHANGE_DATE): 1}
 
 
 # -- through the real process --------------------------------------------------------------
@@ -401,7 +428,7 @@ def test_tipo_cambio_fecha_in_v2(sim: SimulatorThread, tmp_path: Path) -> None:
     rate = json.loads(done.stdout)
     assert rate["fecha"] == "2024-05-31"
     assert isinstance(rate["precio_venta"], float)
-    assert sim.stats.by_endpoint == {"/api/v2/tipo-cambio/sunat": 1}
+    assert sim.stats.by_endpoint == {V2.path(Operation.EXCHANGE_DATE): 1}
 
 
 def test_unknown_api_version_is_a_usage_error(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ import trustme
 from typer.testing import CliRunner
 
 from migo_cli.cli import app
+from migo_cli.config import redact
 from migo_cli.simulator import RUC_ACTIVO_HABIDO, RUC_NO_EXISTE, SimulatorThread
 from tests.conftest import TOKEN
 
@@ -249,3 +250,10 @@ def untrusted_tls_server() -> Iterator[str]:
 def test_invalid_certificate_is_said_in_spanish(env: Path, untrusted_tls_server: str) -> None:
     motivo = _motivo("--base-url", untrusted_tls_server, "--token", TOKEN)
     assert motivo == "certificado TLS inválido para 127.0.0.1"
+
+
+def test_one_rule_masks_the_token_in_messages_logs_and_upstream_text() -> None:
+    assert redact(f"rechazado: {TOKEN} ({TOKEN})", TOKEN) == "rechazado: *** (***)"
+    # A "token" of a letter or two would mangle every word it appears in.
+    assert redact("tiempo agotado", "t") == "tiempo agotado"
+    assert redact("sin token", None) == "sin token"

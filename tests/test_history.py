@@ -117,17 +117,23 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
         )
         for start, day in ((0, "2026-12-01"), (100, "2026-12-02"))
     ]
-    for proc in procs:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "listo"
-    for proc in procs:
-        assert proc.stdin is not None
-        proc.stdin.write("\n")
-        proc.stdin.close()
-    for proc in procs:
-        assert proc.wait(timeout=120) == 0
-        assert proc.stdout is not None
-        proc.stdout.close()
+    try:
+        for proc in procs:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "listo"
+        for proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write("\n")
+            proc.stdin.close()
+        for proc in procs:
+            assert proc.wait(timeout=120) == 0
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+            for pipe in (proc.stdin, proc.stdout):
+                if pipe is not None and not pipe.closed:
+                    pipe.close()
     with HistoryStore(tmp_path) as store:
         shared = [store.timeline(f"R{n}") for n in range(100, 300)]
         alone = [store.timeline(f"R{n}") for n in [*range(100), *range(300, 400)]]

@@ -22,11 +22,13 @@ import pytest
 
 import migo_cli
 from migo_cli import (
+    V1,
     LookupMode,
     LookupSummary,
     Migo,
     MigoClient,
     MigoSync,
+    Operation,
     ResultCache,
     Retry,
     RucResult,
@@ -159,7 +161,7 @@ async def test_lookup_batch_errors_and_collection_mode(
     assert "HTTP 500" in summary.errors[0].reason
     assert len(summary.valid) + len(summary.invalid) == 149
     assert not summary.complete
-    assert sim.stats.by_endpoint.get("/api/v1/ruc/collection", 0) >= 2
+    assert sim.stats.by_endpoint.get(V1.path(Operation.COLLECTION), 0) >= 2
 
 
 async def test_lookup_batch_takes_an_async_iterable(client: MigoClient) -> None:

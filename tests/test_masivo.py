@@ -23,6 +23,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from migo_cli.cli import app
+from migo_cli.dialects import V1, Operation
 from migo_cli.models import OUTPUT_COLUMNS
 from migo_cli.simulator import (
     RUC_ACENTOS,
@@ -41,8 +42,8 @@ from tests.conftest import TOKEN, make_rucs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FORMULA_NAME = '=HYPERLINK("http://x","y")'
-EP_RUC = "/api/v1/ruc"
-EP_COLLECTION = "/api/v1/ruc/collection"
+EP_RUC = V1.path(Operation.RUC)
+EP_COLLECTION = V1.path(Operation.COLLECTION)
 SHEETS = ["validos", "invalidos", "errores", "resumen"]
 
 runner = CliRunner()
@@ -1156,9 +1157,10 @@ def test_bad_input_is_exit_2_one_line_and_nothing_spent(
     ("args", "message"),
     [
         (["--modo", "todos"], "--modo"),
-        (["--concurrencia", "0"], "--concurrencia debe ser mayor que 0"),
-        (["--rpm", "0"], "--rpm debe ser mayor que 0"),
-        (["--timeout", "0"], "--timeout debe ser mayor que 0"),
+        (["--concurrencia", "0"], "--concurrencia: 0 no es válido: debe ser mayor o igual que 1"),
+        (["--rpm", "0"], "--rpm: 0 no es válido: debe ser mayor que 0"),
+        (["--timeout", "0"], "--timeout: 0 no es válido: debe ser mayor que 0"),
+        (["--reintentos", "-1"], "--reintentos: -1 no es válido: debe ser mayor o igual que 0"),
     ],
 )
 def test_bad_option_value_is_exit_2_and_nothing_spent(

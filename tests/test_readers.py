@@ -669,3 +669,19 @@ def test_xlsx_header_search_stops_at_data(tmp_path: Path) -> None:
     with pytest.raises(InputError) as exc:
         read_input(write_xlsx(tmp_path / "in.xlsx", {"H": rows}))
     assert_input_error(exc, "columna de RUC", "'Clientes'")
+
+
+def test_json_numbers_in_the_kept_table_are_never_e_notation(tmp_path: Path) -> None:
+    amounts = ["1e22", "2.5e-05", "-0.0", "20100038146.0", "0.1", "NaN", "-Infinity"]
+    text = "\n".join(f'{{"RUC": "{RUC}", "Importe": {amount}}}' for amount in amounts)
+    table = read_input(write_text(tmp_path / "in.jsonl", text), keep_table=True)
+    assert table.frame is not None
+    assert table.frame["Importe"].tolist() == [
+        "10000000000000000000000",
+        "0.000025",
+        "-0",
+        "20100038146",
+        "0.1",
+        "nan",
+        "-inf",
+    ]

@@ -146,6 +146,27 @@ def test_upstream_text_is_never_read_as_markup() -> None:
     assert any("[bold]ACME[/bold] S.A." in line for line in lines)
 
 
+def test_the_other_services_tables_show_upstream_text_as_it_came() -> None:
+    from migo_cli.models import AccountInfo, DniResult, ExchangeRate, LegalRepresentatives
+
+    odd = "PÉREZ [/] [bold]ÑUÑO[/bold]"  # "[/]" alone was once a Rich markup error
+    person = {"nombre": odd, "cargo": "GERENTE", "numero_de_documento": "12345678"}
+    renderables: list[RenderableType] = [
+        render.dni_table([DniResult("12345678", Status.VALID, data={"nombre": odd})]),
+        render.representatives(LegalRepresentatives("20100038146", Status.VALID, "", (person,))),
+        render.account_table(AccountInfo({"nombre": odd, "plan": "PRO"}, credits=1500)),
+        render.exchange_rates_table([ExchangeRate("2024-05-31", odd, 3.7, 3.75)], "AVISO"),
+    ]
+    for renderable in renderables:
+        assert any(odd in line for line in text_at(renderable, width=120))
+    account = " ".join(text_at(renderables[2], width=120))
+    assert "Consultas disponibles" in account
+    assert "1,500" in account
+    rates = text_at(renderables[3], width=120)
+    assert any("3.700" in line and "3.750" in line for line in rates)
+    assert any("AVISO" in line for line in rates)
+
+
 # -- several RUCs: the table ---------------------------------------------------------------
 
 

@@ -25,6 +25,7 @@ from migo_cli.cache import ResultCache
 from migo_cli.cli import app
 from migo_cli.client import MigoClient
 from migo_cli.config import CacheTTL, Retry
+from migo_cli.dialects import V1, Operation
 from migo_cli.exceptions import (
     AuthenticationError,
     InvalidResponseError,
@@ -32,10 +33,11 @@ from migo_cli.exceptions import (
     NotFoundError,
     ServerError,
 )
-from migo_cli.models import Origin, Status
-from migo_cli.services import (
+from migo_cli.models import (
     AccountInfo,
     ExchangeRate,
+    Origin,
+    Status,
     check_dni,
     parse_date,
     today_in_lima,
@@ -52,12 +54,12 @@ from tests.conftest import TOKEN, FakeClock, make_rucs
 
 runner = CliRunner()
 
-EP_DNI = "/api/v1/dni"
-EP_REPRESENTATIVES = "/api/v1/ruc/representantes-legales"
-EP_LATEST = "/api/v1/exchange/latest"
-EP_DATE = "/api/v1/exchange/date"
-EP_RANGE = "/api/v1/exchange"
-EP_ACCOUNT = "/api/v1/account"
+EP_DNI = V1.path(Operation.DNI)
+EP_REPRESENTATIVES = V1.path(Operation.REPRESENTATIVES)
+EP_LATEST = V1.path(Operation.EXCHANGE_LATEST)
+EP_DATE = V1.path(Operation.EXCHANGE_DATE)
+EP_RANGE = V1.path(Operation.EXCHANGE_RANGE)
+EP_ACCOUNT = V1.path(Operation.ACCOUNT)
 BASE = "https://api.migo.pe"
 PAST = "2024-05-31"
 

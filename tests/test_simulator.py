@@ -25,7 +25,7 @@ from stdnum.pe import ruc as stdnum_ruc
 
 from migo_cli.client import MigoClient
 from migo_cli.config import COLLECTION_MAX
-from migo_cli.dialects import JSON_ACCEPT, V1, V2
+from migo_cli.dialects import JSON_ACCEPT, V1, V2, Operation
 from migo_cli.models import UPSTREAM_FIELDS
 from migo_cli.simulator import (
     DNI_EXISTE,
@@ -52,17 +52,17 @@ from migo_cli.simulator import (
 )
 
 JSON = {"Accept": JSON_ACCEPT}
-RUC = "/api/v1/ruc"
-COLLECTION = "/api/v1/ruc/collection"
-DNI = "/api/v1/dni"
-REPRESENTATIVES = "/api/v1/ruc/representantes-legales"
-EXCHANGE_LATEST = "/api/v1/exchange/latest"
-EXCHANGE_DATE = "/api/v1/exchange/date"
-EXCHANGE_RANGE = "/api/v1/exchange"
-ACCOUNT = "/api/v1/account"
-V2_RUC = "/api/v2/ruc/{ruc}"
-V2_SUNAT = "/api/v2/tipo-cambio/sunat"
-V2_SBS = "/api/v2/tipo-cambio/sbs"
+RUC = V1.path(Operation.RUC)
+COLLECTION = V1.path(Operation.COLLECTION)
+DNI = V1.path(Operation.DNI)
+REPRESENTATIVES = V1.path(Operation.REPRESENTATIVES)
+EXCHANGE_LATEST = V1.path(Operation.EXCHANGE_LATEST)
+EXCHANGE_DATE = V1.path(Operation.EXCHANGE_DATE)
+EXCHANGE_RANGE = V1.path(Operation.EXCHANGE_RANGE)
+ACCOUNT = V1.path(Operation.ACCOUNT)
+V2_RUC = V2.path(Operation.RUC)
+V2_SUNAT = V2.path(Operation.EXCHANGE_DATE)
+V2_SBS = V2.path(Operation.EXCHANGE_SBS)
 
 
 def valid_rucs(count: int, prefix: str = "20") -> list[str]:

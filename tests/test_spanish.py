@@ -55,6 +55,14 @@ USAGE_ERRORS = [
         ("simulador", "--puerto", "ocho"),
         "valor no válido para --puerto: 'ocho' no es un número entero",
     ),
+    (
+        ("consultar", "20100038146", "--timeout", "0"),
+        "valor no válido para --timeout: 0 no es válido: debe ser mayor que 0",
+    ),
+    (
+        ("masivo", "lista.csv", "--concurrencia", "0"),
+        "valor no válido para --concurrencia: 0 no es válido: debe ser mayor o igual que 1",
+    ),
     (("masivo", "lista.csv", "--rpm"), "la opción --rpm necesita un valor"),
     (("masivo", "lista.csv", "--enriquecer=sí"), "la opción --enriquecer no lleva valor"),
     (("masivo", "a.csv", "b.csv"), "argumento de más: b.csv"),

@@ -1,165 +1,53 @@
-"""A local, deterministic fake of APIMIGO, served by aiohttp on 127.0.0.1.
+"""The simulator's aiohttp application: APIMIGO's routes, Laravel's errors, the faults.
 
-It exists so that people can try migo without a paid token (``migo simulador``,
-``--simulado``), so that tests can run the real client against a real HTTP
-server and count what it received, and so that benchmarks have an upstream
-that answers thousands of requests a second. It never talks to the network.
-
-It models APIMIGO as its documentation describes it (SPEC §1), not as migo
-expects it, so that the client is tested against the service and not against
-its own assumptions. Both dialects are served at once, from the route table in
-``migo_cli.dialects``: API 1.0 (``POST``, token in the JSON body as ``token``)
-and API 2.0 (``GET``, token only from ``Authorization: Bearer``, values in the
-path and query string, every value a string). Like the Laravel application
-APIMIGO is, what an error looks like depends on whether the request asks for
-JSON (``Accept`` containing ``json``). Without it (and with ``laravel=True``,
-the default), a missing or refused token is a 302 to ``<host>/login``, a
-validation error a 302 back (to the ``Referer``, else ``/``), an unknown route
-or a wrong method an HTML page (404, 405). Asking for JSON, they are
-``401 {"message": "Unauthenticated."}``, ``422 {"success": false, "message",
-"errors": {"ruc": [...]}}``, ``404 {"message": "The route … could not be
-found."}`` (no ``success``) and ``405 {"message": "The GET method is not
-supported for route …"}``.
-
-With ``laravel=False`` every request is answered as if it asked for JSON. The
-API's own answers are JSON whatever the ``Accept``: a RUC SUNAT does not know is
-``404 {"success": false, "message"}`` (or 200 with ``not_found_status=200``),
-exhausted credits ``402`` (``quota_status``), ``forbidden`` a 403.
-
-Data is a pure function of the RUC (or DNI, or date), derived from a stable
-hash (``migo_cli.simulator_data``), so two simulators always agree; everything
-random (latency, injected faults) comes from one ``random.Random`` seeded by
-``SimulatorConfig.seed``, so a run can be replayed.
-
-Three ways to run it, on loopback only (``port=0`` picks a free port):
-``async with Simulator(config) as sim`` on the running loop (``--simulado``);
-``with SimulatorThread(config) as sim`` in a daemon thread (synchronous tests,
-tests that spawn ``migo``); ``serve(config, port=8787)``, blocking until Ctrl-C
-(``migo simulador``). Each exposes ``base_url``, ``config`` and ``stats``.
-
-Special RUCs (fixed behaviour whatever the knobs say about data; fault knobs
-still apply to them):
-
-==========================  ================  ===============================================
-constant                    RUC               answer
-==========================  ================  ===============================================
-RUC_ACTIVO_HABIDO           20100038146       found, ACTIVO / HABIDO (apto para facturar)
-RUC_NO_EXISTE               20000000001       not found (404, or 200 + success false)
-RUC_BAJA_DE_OFICIO          20111111112       found, BAJA DE OFICIO / HABIDO
-RUC_NO_HABIDO               20222222223       found, ACTIVO / NO HABIDO
-RUC_SUSPENSION_TEMPORAL     20333333334       found, SUSPENSION TEMPORAL / HABIDO
-RUC_FORMULA                 20444444445       found, name ``=HYPERLINK("http://x","y")``
-RUC_ACENTOS                 20555555556       found, name and address with accents, ñ and &
-RUC_DATOS_INCOMPLETOS       20666666667       found, some fields null, one missing, one extra
-RUC_PERSONA_NATURAL         10123456781       found, a person (prefix 10), ACTIVO / HABIDO
-RUC_ESTADO_SIN_NORMALIZAR   20777777778       found, ``" Activo "`` / ``"habido "`` as SUNAT
-                                              may write them: apto once trimmed and upper-cased
-RUC_DIGITO_INVALIDO         20100038147       wrong check digit: 422, a validation error
-==========================  ================  ===============================================
-
-Any RUC that is not 11 digits with a known prefix and a valid check digit is a 422 too.
-``DNI_EXISTE`` (12345678) is always found and ``DNI_NO_EXISTE`` (00000000) never.
-
-Control endpoints (not counted, no token): ``GET /__sim__/stats``,
-``GET|POST /__sim__/config`` (POST a JSON object of knobs to change them),
-``POST /__sim__/reset`` (zero the counters), ``POST /__sim__/ruc/{ruc}`` (a JSON
-object of fields that RUC answers from now on: a change between two runs),
-``GET /`` (what this is). ``GET /login`` is APIMIGO's login page, where its
-redirects lead: an HTML page, counted like an API request.
+Every route comes from the table the client uses (``migo_cli.dialects``); each
+request goes through one pipeline (count, network faults, token, validation,
+server faults, credits, answer) driven by ``SimulatorConfig``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import email.utils
 import functools
 import html
-import ipaddress
 import json
 import logging
 import math
 import random
-import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from types import TracebackType
-from typing import Any, Final, NamedTuple, Self, TypeVar
+from typing import Any, Final, Self
 
 from aiohttp import web
 
-from migo_cli.config import COLLECTION_MAX
-from migo_cli.dialects import V1, V2, Auth, Operation, Route
-from migo_cli.simulator_data import (
-    DEFAULT_NOT_FOUND_SHARE,
-    DNI_EXISTE,
-    DNI_NO_EXISTE,
-    RUC_ACENTOS,
-    RUC_ACTIVO_HABIDO,
-    RUC_BAJA_DE_OFICIO,
-    RUC_DATOS_INCOMPLETOS,
-    RUC_DIGITO_INVALIDO,
-    RUC_ESTADO_SIN_NORMALIZAR,
-    RUC_FORMULA,
-    RUC_NO_EXISTE,
-    RUC_NO_HABIDO,
-    RUC_PERSONA_NATURAL,
-    RUC_SUSPENSION_TEMPORAL,
+from migo_cli.config import COLLECTION_MAX, is_loopback_host
+from migo_cli.dialects import V2, Auth, Operation, Route
+from migo_cli.models import today_in_lima
+from migo_cli.simulator.config import (
+    DEFAULT_PORT,
+    ROUTES,
+    Exchange,
+    SimulatorConfig,
+    SimulatorStats,
+    is_key,
+)
+from migo_cli.simulator.data import (
     SPECIAL_RUCS,
     dni_answer,
     exchange_rate,
     lookup_ruc,
-    make_rucs,
     representatives,
-    ruc_answer,
     ruc_problem,
     stable_unit,
-    today_in_lima,
 )
 
-__all__ = [
-    "DEFAULT_NOT_FOUND_SHARE",
-    "DEFAULT_PORT",
-    "DNI_EXISTE",
-    "DNI_NO_EXISTE",
-    "ENDPOINTS",
-    "LOOKUP_ENDPOINTS",
-    "RUC_ACENTOS",
-    "RUC_ACTIVO_HABIDO",
-    "RUC_BAJA_DE_OFICIO",
-    "RUC_DATOS_INCOMPLETOS",
-    "RUC_DIGITO_INVALIDO",
-    "RUC_ESTADO_SIN_NORMALIZAR",
-    "RUC_FORMULA",
-    "RUC_NO_EXISTE",
-    "RUC_NO_HABIDO",
-    "RUC_PERSONA_NATURAL",
-    "RUC_SUSPENSION_TEMPORAL",
-    "SPECIAL_RUCS",
-    "Exchange",
-    "Simulator",
-    "SimulatorConfig",
-    "SimulatorStats",
-    "SimulatorThread",
-    "dni_answer",
-    "exchange_rate",
-    "make_rucs",
-    "ruc_answer",
-    "serve",
-]
+__all__ = ["LOGIN_PATH", "Simulator", "serve"]
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_PORT: Final = 8787
-
-#: Every route served: API 1.0's and API 2.0's own, from the shared table.
-_ROUTES: Final[tuple[Route, ...]] = (*V1.own_routes(), *V2.own_routes())
-#: Every API path template the simulator answers (``by_endpoint``'s keys).
-ENDPOINTS: Final = tuple(route.path for route in _ROUTES)
-#: The paths that look RUCs up, in both dialects: what ``llamadas_api`` counts (SPEC §4).
-LOOKUP_ENDPOINTS: Final = tuple(route.path for route in _ROUTES if route.operation.is_lookup)
 
 LOGIN_PATH: Final = "/login"
 _MAX_EXCHANGE_DAYS = 366
@@ -174,283 +62,6 @@ _HTML_502 = (
     b"</body>\r\n</html>\r\n"
 )
 
-# ---------------------------------------------------------------------------
-# Knobs and counters
-# ---------------------------------------------------------------------------
-
-#: What ``clear_faults()`` puts back to its default.
-_FAULT_KNOBS: Final = (
-    "latency_ms",
-    "latency_sigma",
-    "slow_share",
-    "error_share",
-    "rate_limit_share",
-    "fail_first",
-    "always_500",
-    "always_500_share",
-    "hang",
-    "hang_share",
-    "drop_share",
-    "html_502_share",
-    "missing_success_share",
-    "reject_422",
-    "forbidden",
-    "token_message",
-    "redirect_to",
-)
-
-
-@dataclass(slots=True)
-class SimulatorConfig:
-    """Every knob of the simulator; the defaults are a healthy, unlimited, instant upstream.
-
-    The running simulator reads this object on every request, so assigning an
-    attribute (from any thread) or POSTing to ``/__sim__/config`` takes effect at
-    once. Shares are probabilities in [0, 1]; times are seconds unless ``_ms``.
-
-    - ``token``: the one accepted token; None accepts any non-empty token.
-    - ``laravel``: errors before the API's own code (token, validation, routes)
-      depend on ``Accept`` as in Laravel (see the module docstring); False
-      answers them as JSON whatever the request asks for.
-    - ``latency_ms`` / ``latency_sigma``: every request waits ``latency_ms``; with
-      ``latency_sigma > 0`` the wait is lognormal with that median and sigma.
-    - ``slow_share`` of requests also wait ``slow_min``..``slow_max`` seconds.
-    - ``error_share`` answer 500, 502 or 503 (JSON body); ``html_502_share`` answer
-      502 with an nginx HTML page; ``missing_success_share`` of 200 answers lack
-      ``success``; ``drop_share`` close the connection without answering.
-    - ``rate_limit_share`` answer 429 with ``Retry-After: retry_after`` in whole
-      seconds, rounded up as RFC 9110 wants (or an HTTP date with
-      ``retry_after_http_date``; None sends no header).
-    - ``not_found_share`` of well-formed RUCs (and DNIs) are unknown, decided per
-      RUC by a hash, so the same RUC is always found or always not;
-      ``not_found_status`` is 404 or 200 (then ``success: false``).
-    - ``collection_envelope``: ``/ruc/collection`` answers ``{"success", "data"}``
-      instead of a bare list.
-    - ``credits``: remaining paid lookups, decremented as they are spent (each RUC
-      of ``/ruc``, ``/ruc/collection``, ``/ruc/representantes-legales`` and each
-      DNI costs one); when fewer are left than a request needs, ``quota_status``
-      (402, or 403: APIMIGO documents both for plan and credit problems) and
-      nothing is spent. None is unlimited.
-    - ``reject_422`` (a set of well-formed RUCs) fail APIMIGO's validation: 422.
-    - ``forbidden``: every API request with an accepted token answers 403.
-    - ``token_message``: every API request with an accepted token answers
-      ``200 {"success": false, "message": "Token inválido"}``.
-    - ``redirect_to``: every API request answers ``307`` to this URL, token or
-      not (a moved service, a meddling proxy): a client that followed it would
-      send the same request, token included, wherever it points.
-    - ``fail_first``: each RUC's (or DNI's, date's...) first N requests answer 503,
-      counted from when it was set or from the last reset.
-    - ``always_500`` (a set of RUCs) and ``always_500_share`` (a share of RUCs,
-      chosen by hash of ``seed`` and RUC) always answer 500.
-    - ``hang`` (a set of RUCs) and ``hang_share`` (a share of requests) wait
-      ``hang_seconds`` before answering.
-    - ``overrides``: RUC -> fields its answer carries instead of the generated
-      ones (only while it is found): SUNAT's data changing between two runs.
-    - ``seed`` seeds the random draws of latency and faults.
-
-    Replace the sets and dicts (``cfg.hang = {...}``) rather than mutating them in
-    place from another thread while requests are served.
-    """
-
-    token: str | None = None
-    laravel: bool = True
-    latency_ms: float = 0.0
-    latency_sigma: float = 0.0
-    slow_share: float = 0.0
-    slow_min: float = 1.0
-    slow_max: float = 3.0
-    error_share: float = 0.0
-    rate_limit_share: float = 0.0
-    retry_after: float | None = 1.0
-    retry_after_http_date: bool = False
-    not_found_share: float = DEFAULT_NOT_FOUND_SHARE
-    not_found_status: int = 404
-    collection_envelope: bool = False
-    credits: int | None = None
-    quota_status: int = 402
-    reject_422: set[str] = field(default_factory=set)
-    forbidden: bool = False
-    token_message: bool = False
-    redirect_to: str | None = None
-    fail_first: int = 0
-    always_500: set[str] = field(default_factory=set)
-    always_500_share: float = 0.0
-    hang: set[str] = field(default_factory=set)
-    hang_share: float = 0.0
-    hang_seconds: float = 30.0
-    drop_share: float = 0.0
-    html_502_share: float = 0.0
-    missing_success_share: float = 0.0
-    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        self.validate()
-
-    def validate(self) -> None:
-        """Raise ValueError (Spanish: the CLI shows it) for a knob that cannot work."""
-        for name in (f.name for f in dataclasses.fields(self) if f.name.endswith("_share")):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} debe estar entre 0 y 1 (es {value})")
-        for name in ("latency_ms", "latency_sigma", "slow_min", "slow_max", "hang_seconds"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} no puede ser negativo")
-        if self.slow_min > self.slow_max:
-            raise ValueError("slow_min no puede ser mayor que slow_max")
-        if self.not_found_status not in (200, 404):
-            raise ValueError("not_found_status debe ser 404 o 200")
-        if self.quota_status not in (402, 403):
-            raise ValueError("quota_status debe ser 402 o 403")
-        if self.retry_after is not None and self.retry_after < 0:
-            raise ValueError("retry_after no puede ser negativo")
-        if self.credits is not None and self.credits < 0:
-            raise ValueError("credits no puede ser negativo")
-        if self.fail_first < 0:
-            raise ValueError("fail_first no puede ser negativo")
-        if self.token is not None and not self.token.strip():
-            raise ValueError("token no puede estar vacío (use None para aceptar cualquiera)")
-        for ruc, fields in self.overrides.items():
-            if {"success", "ruc"} & set(fields):
-                raise ValueError(f"overrides de {ruc}: no puede cambiar success ni ruc")
-
-    def update(self, changes: Mapping[str, object]) -> None:
-        """Apply knobs given as JSON values (lists for sets), all or none.
-
-        Raises ValueError naming the first unknown or ill-typed knob.
-        """
-        known = {f.name for f in dataclasses.fields(self)}
-        unknown = sorted(set(changes) - known)
-        if unknown:
-            raise ValueError(f"parámetros desconocidos: {', '.join(unknown)}")
-        types = {f.name: str(f.type) for f in dataclasses.fields(self)}
-        coerced = {name: _coerce(name, types[name], value) for name, value in changes.items()}
-        dataclasses.replace(self, **coerced)  # validates the result before touching self
-        for name, value in coerced.items():
-            setattr(self, name, value)
-
-    def clear_faults(self) -> None:
-        """Back to a healthy, instant upstream; token, credits and data knobs stay."""
-        defaults = SimulatorConfig()
-        for name in _FAULT_KNOBS:
-            value = getattr(defaults, name)
-            setattr(self, name, set(value) if isinstance(value, set) else value)
-
-    def to_json(self) -> dict[str, Any]:
-        """The knobs as JSON values; the token is replaced by whether one is set."""
-        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        data.update([(name, sorted(v)) for name, v in data.items() if isinstance(v, set)])
-        data["overrides"] = {ruc: dict(fields) for ruc, fields in self.overrides.items()}
-        data["token"] = "***" if self.token is not None else None
-        return data
-
-
-_OVERRIDES_TYPE: Final = "dict[str, dict[str, Any]]"
-
-
-def _coerce(name: str, annotation: str, value: object) -> Any:
-    """A JSON value as the knob's type (its annotation): JSON has no sets, no int/float split."""
-    if value is None and annotation.endswith("| None"):
-        return None
-    kind = annotation.removesuffix(" | None")
-    if isinstance(value, bool):
-        if kind == "bool":
-            return value
-    elif kind == "float" and isinstance(value, int | float):
-        return float(value)
-    elif kind == "int" and isinstance(value, int):
-        return value
-    if kind == "str" and isinstance(value, str):
-        return value
-    if kind == "set[str]" and isinstance(value, list) and all(map(_is_key, value)):
-        return {str(v) for v in value}
-    if (
-        kind == _OVERRIDES_TYPE
-        and isinstance(value, dict)
-        and all(isinstance(fields, dict) for fields in value.values())
-    ):
-        return {str(ruc): dict(fields) for ruc, fields in value.items()}
-    expected = {
-        "float": "un número",
-        "int": "un número entero",
-        "bool": "true o false",
-        "str": "un texto",
-        "set[str]": "una lista de RUCs",
-        _OVERRIDES_TYPE: "un objeto {RUC: {campo: valor}}",
-    }
-    raise ValueError(f"{name} debe ser {expected.get(kind, kind)}")
-
-
-def _is_key(value: object) -> bool:
-    """A RUC (or DNI) as JSON may carry it: a string, or a number that lost its quotes."""
-    return isinstance(value, str | int) and not isinstance(value, bool)
-
-
-class Exchange(NamedTuple):
-    """One request as the simulator saw it (``Simulator(journal=True)``)."""
-
-    arrived: float  # time.monotonic()
-    answered: float
-    path: str  # the route's path template; the path itself for an unknown route
-    keys: tuple[str, ...]  # the RUCs (or DNI, date) it asked about
-    status: int
-
-
-@dataclass(slots=True)
-class SimulatorStats:
-    """What the simulator received since it started or was last reset.
-
-    Updated on the server's event loop only; reading the ints from another
-    thread is safe, and ``snapshot()`` copies the dicts in one step each.
-    Control endpoints (``/__sim__/...``, ``/``) are not counted.
-
-    - ``requests_total``: every request to an API path, whatever its answer,
-      plus those to unknown paths and to ``/login``.
-    - ``by_endpoint``: path template (``/api/v1/ruc``, ``/api/v2/ruc/{ruc}``) ->
-      requests, whatever the method; an unknown path and ``/login`` count under
-      the path itself. ``by_ruc``: RUC -> requests that carried it (the RUC
-      routes of both dialects; a collection counts once per RUC).
-    - ``by_status``: HTTP status -> answers sent; ``dropped``: connections closed
-      without an answer. ``credits_used``: paid lookups served.
-    """
-
-    requests_total: int = 0
-    by_endpoint: dict[str, int] = field(default_factory=dict)
-    by_ruc: dict[str, int] = field(default_factory=dict)
-    by_status: dict[int, int] = field(default_factory=dict)
-    dropped: int = 0
-    credits_used: int = 0
-
-    @property
-    def lookup_requests(self) -> int:
-        """Requests to the RUC and collection routes of both dialects: ``llamadas_api``."""
-        return sum(self.by_endpoint.get(path, 0) for path in LOOKUP_ENDPOINTS)
-
-    def reset(self) -> None:
-        """Zero in place, so references held by tests stay live."""
-        self.requests_total = 0
-        self.by_endpoint.clear()
-        self.by_ruc.clear()
-        self.by_status.clear()
-        self.dropped = 0
-        self.credits_used = 0
-
-    def snapshot(self) -> dict[str, Any]:
-        """A JSON-ready copy (what ``GET /__sim__/stats`` returns)."""
-        return {
-            "requests_total": self.requests_total,
-            "lookup_requests": self.lookup_requests,
-            "by_endpoint": dict(self.by_endpoint),
-            "by_ruc": dict(self.by_ruc),
-            "by_status": {str(k): v for k, v in self.by_status.copy().items()},
-            "dropped": self.dropped,
-            "credits_used": self.credits_used,
-        }
-
-
-# ---------------------------------------------------------------------------
-# The server
-# ---------------------------------------------------------------------------
 
 _Payload = dict[str, Any] | list[dict[str, Any]]
 _KeysOf = Callable[[Mapping[str, Any]], tuple[str, ...]]
@@ -524,8 +135,8 @@ def _as_strings(payload: dict[str, Any]) -> dict[str, Any]:
 def _ruc_keys(values: Mapping[str, Any]) -> tuple[str, ...]:
     value = values.get("ruc")
     if isinstance(value, list):
-        return tuple(str(v) for v in value if _is_key(v))
-    if _is_key(value):
+        return tuple(str(v) for v in value if is_key(v))
+    if is_key(value):
         return (str(value),)
     return ()
 
@@ -549,15 +160,6 @@ def _parse_date(value: object) -> date | None:
         return date.fromisoformat(value) if len(value) == 10 else None
     except ValueError:
         return None
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _origin(request: web.Request) -> str:
@@ -600,7 +202,7 @@ class Simulator:
         shutdown_timeout: float = 0.25,
         journal: bool = False,
     ) -> None:
-        if not _is_loopback(host):
+        if not is_loopback_host(host):
             raise ValueError(f"el simulador solo escucha en direcciones locales, no en {host!r}")
         self.config = config if config is not None else SimulatorConfig()
         self.stats = SimulatorStats()
@@ -701,7 +303,7 @@ class Simulator:
             Operation.ACCOUNT: (_no_keys, self._prepare_account),
         }
         served = []
-        for route in _ROUTES:
+        for route in ROUTES:
             keys_of, prepare = answers[route.operation]
             group = Operation.RUC.value if route.operation.is_lookup else route.operation.value
             served.append(_Served(route, group, keys_of, prepare))
@@ -982,7 +584,7 @@ class Simulator:
 
     def _prepare_ruc(self, values: dict[str, Any]) -> _Job | _Reply:
         value = values.get("ruc")
-        if not _is_key(value) or not str(value):
+        if not is_key(value) or not str(value):
             return _invalid("ruc", "El campo ruc es obligatorio.")
         ruc = str(value)
         problem = self._ruc_refused(ruc)
@@ -1003,7 +605,7 @@ class Simulator:
             return _invalid("ruc", "El campo ruc debe ser una lista de RUCs.")
         if len(rucs) > COLLECTION_MAX:
             return _invalid("ruc", f"El campo ruc no debe tener más de {COLLECTION_MAX} elementos.")
-        items = [str(r) if _is_key(r) else "" for r in rucs]
+        items = [str(r) if is_key(r) else "" for r in rucs]
         for index, ruc in enumerate(items):  # Laravel validates each element: "ruc.3"
             problem = self._ruc_refused(ruc)
             if problem:
@@ -1115,7 +717,7 @@ class Simulator:
         info = {
             "nombre": "Simulador de APIMIGO (migo)",
             "descripcion": "Datos ficticios: no consulte aquí RUC reales con fines legales.",
-            "endpoints": [f"{route.method} {route.path}" for route in _ROUTES],
+            "endpoints": [f"{route.method} {route.path}" for route in ROUTES],
             "control": [
                 "GET /__sim__/stats",
                 "GET|POST /__sim__/config",
@@ -1169,125 +771,6 @@ def _without_success(payload: _Payload) -> _Payload:
     if isinstance(payload, list):
         return [{k: v for k, v in item.items() if k != "success"} for item in payload]
     return {k: v for k, v in payload.items() if k != "success"}
-
-
-# ---------------------------------------------------------------------------
-# Running it from synchronous code
-# ---------------------------------------------------------------------------
-
-_T = TypeVar("_T")
-
-
-class SimulatorThread:
-    """A ``Simulator`` on its own event loop in a daemon thread.
-
-    For synchronous tests and for tests that run the ``migo`` process against
-    it: ``with SimulatorThread(config) as sim:`` then ``sim.base_url``,
-    ``sim.stats`` and ``sim.config`` (assign knobs between runs).
-    """
-
-    def __init__(
-        self,
-        config: SimulatorConfig | None = None,
-        *,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        start_timeout: float = 10.0,
-        journal: bool = False,
-    ) -> None:
-        self.simulator = Simulator(config, host=host, port=port, journal=journal)
-        self._start_timeout = start_timeout
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-
-    @property
-    def config(self) -> SimulatorConfig:
-        return self.simulator.config
-
-    @property
-    def stats(self) -> SimulatorStats:
-        return self.simulator.stats
-
-    @property
-    def base_url(self) -> str:
-        return self.simulator.base_url
-
-    def start(self) -> None:
-        if self._thread is not None:
-            raise RuntimeError("el simulador ya está en marcha")
-        self._ready.clear()
-        self._thread = threading.Thread(target=self._run, name="migo-simulator", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(self._start_timeout):
-            raise RuntimeError("el simulador no arrancó a tiempo")
-        if self._error is not None:
-            self._thread.join()
-            self._thread = None
-            raise self._error
-
-    def stop(self, timeout: float = 10.0) -> None:
-        thread, self._thread = self._thread, None
-        if thread is None:
-            return
-        loop, stopping = self._loop, self._stopping
-        if loop is not None and stopping is not None and thread.is_alive():
-            loop.call_soon_threadsafe(stopping.set)
-        thread.join(timeout)
-        if thread.is_alive():
-            logger.warning("simulator thread did not stop within %s s", timeout)
-
-    def call(self, func: Callable[[], _T], timeout: float = 10.0) -> _T:
-        """Run ``func`` on the simulator's loop and return its result (thread-safe)."""
-        loop = self._loop
-        if loop is None or self._thread is None:
-            raise RuntimeError("el simulador no está en marcha")
-
-        async def run() -> _T:
-            return func()
-
-        return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout)
-
-    def reset(self) -> None:
-        """Zero the counters, on the loop's thread."""
-        self.call(self.simulator.reset)
-
-    def snapshot(self) -> dict[str, Any]:
-        """A consistent copy of the counters, taken on the loop's thread."""
-        return self.call(self.simulator.stats.snapshot)
-
-    def _run(self) -> None:
-        asyncio.run(self._main())
-
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stopping = asyncio.Event()
-        self._error = None
-        try:
-            await self.simulator.start()
-        except Exception as exc:  # handed to start() in the caller's thread
-            self._error = exc
-            return
-        finally:
-            self._ready.set()
-        try:
-            await self._stopping.wait()
-        finally:
-            await self.simulator.stop()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def serve(

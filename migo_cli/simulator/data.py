@@ -13,7 +13,7 @@ import functools
 import hashlib
 import random
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 from stdnum import exceptions as stdnum_errors
@@ -45,7 +45,6 @@ __all__ = [
     "ruc_answer",
     "ruc_problem",
     "stable_unit",
-    "today_in_lima",
 ]
 
 DEFAULT_NOT_FOUND_SHARE: Final = 0.10
@@ -82,8 +81,6 @@ SPECIAL_RUCS: Final[Mapping[str, str]] = {
         " (apto para facturar)"
     ),
 }
-
-_LIMA: Final = timezone(timedelta(hours=-5), "America/Lima")
 
 
 def stable_unit(*parts: str) -> float:
@@ -459,8 +456,3 @@ def representatives(ruc: str) -> list[dict[str, str]]:
             }
         )
     return people
-
-
-def today_in_lima() -> date:
-    """Today where APIMIGO is: a rate for a later date does not exist yet."""
-    return datetime.now(_LIMA).date()

@@ -1,0 +1,159 @@
+"""Each command loads what it uses, nothing heavier: a fast start for cron, people and Django.
+
+Every case runs in a fresh interpreter and reports which modules were loaded by
+the end; nothing here is timed. pandas, the Excel libraries and the simulator's
+server cost from a tenth of a second to half a second each to import.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from migo_cli.simulator import RUC_ACTIVO_HABIDO, SimulatorThread
+from tests.conftest import TOKEN
+
+#: Never needed to parse a command line, to show help, or to call APIMIGO.
+HEAVY = frozenset(
+    {"pandas", "numpy", "python_calamine", "xlsxwriter", "openpyxl", "aiohttp.web"}
+    | {"migo_cli.simulator", "migo_cli.readers", "migo_cli.writers", "migo_cli.batch"}
+)
+#: What only a command that talks to APIMIGO needs.
+NETWORK = frozenset({"aiohttp", "migo_cli.client", "diskcache", "stamina"})
+
+# Runs the migo command in this interpreter, then lists sys.modules on the real stdout.
+PROBE = textwrap.dedent(
+    """
+    import contextlib, io, json, sys
+    from migo_cli.cli import app
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        code = app(sys.argv[1:], prog_name="migo", standalone_mode=False)
+    sys.__stdout__.write(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+    """
+)
+
+
+@pytest.fixture
+def child_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MIGO_")}
+    env["MIGO_CACHE_DIR"] = str(tmp_path / "cache")
+    env["MIGO_CONFIG"] = str(tmp_path / "no-config.toml")
+    return env
+
+
+def loaded(env: dict[str, str], *args: str) -> set[str]:
+    """The modules a fresh interpreter has loaded after ``migo ARGS`` (which must succeed)."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["code"] == 0, args
+    return set(report["modules"])
+
+
+def against(sim: SimulatorThread, *args: str) -> tuple[str, ...]:
+    return (*args, "--base-url", sim.base_url, "--token", TOKEN, "-q")
+
+
+def test_importing_the_package_loads_nothing_heavy(child_env: dict[str, str]) -> None:
+    probe = "import json, sys, migo_cli; print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=child_env, check=True
+    )
+    modules = set(json.loads(done.stdout))
+    assert not modules & (HEAVY | NETWORK)
+
+
+@pytest.mark.parametrize("args", [("--help",), ("masivo", "--help"), ("--version",)])
+def test_help_and_version_load_nothing_heavy(child_env: dict[str, str], args: tuple[str]) -> None:
+    assert not loaded(child_env, *args) & (HEAVY | NETWORK)
+
+
+def test_python_m_migo_cli_help_imports_nothing_heavy(child_env: dict[str, str]) -> None:
+    """The real entry point, as ``-X importtime`` lists every module it imports."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "migo_cli", "--help"],
+        capture_output=True,
+        text=True,
+        env=child_env,
+        check=True,
+    )
+    imported = {
+        line.rsplit("|", 1)[1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:") and line.count("|") == 2
+    }
+    assert "migo_cli.cli" in imported
+    assert not imported & (HEAVY | NETWORK)
+
+
+def test_cache_info_loads_the_cache_not_the_network(child_env: dict[str, str]) -> None:
+    modules = loaded(child_env, "cache", "info")
+    assert "diskcache" in modules
+    assert not modules & (HEAVY | {"aiohttp", "migo_cli.client"})
+
+
+def test_cuenta_and_consultar_load_the_client_only(
+    child_env: dict[str, str], sim: SimulatorThread
+) -> None:
+    for args in (("cuenta", "--json"), ("consultar", RUC_ACTIVO_HABIDO, "--json")):
+        modules = loaded(child_env, *against(sim, *args))
+        assert "migo_cli.client" in modules
+        assert not modules & HEAVY, args
+
+
+def test_masivo_loads_the_reader_and_writer_its_files_need(
+    child_env: dict[str, str], sim: SimulatorThread, tmp_path: Path
+) -> None:
+    text = tmp_path / "rucs.txt"
+    text.write_text(f"{RUC_ACTIVO_HABIDO}\n", encoding="utf-8")
+    csv = tmp_path / "rucs.csv"
+    csv.write_text(f"RUC;Nombre\n{RUC_ACTIVO_HABIDO};uno\n", encoding="utf-8")
+    xlsx = tmp_path / "rucs.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["RUC"])
+    sheet.append([int(RUC_ACTIVO_HABIDO)])
+    book.save(xlsx)
+
+    excel = {"python_calamine", "xlsxwriter"}
+    cases = [
+        (text, "out.jsonl", set(), {"pandas", *excel}),
+        (csv, "out.csv", {"pandas"}, excel),
+        (xlsx, "out.xlsx", excel, {"pandas"}),
+    ]
+    for source, output, needed, unneeded in cases:
+        modules = loaded(
+            child_env, *against(sim, "masivo", str(source), "-o", str(tmp_path / output))
+        )
+        assert modules >= {"migo_cli.readers", "migo_cli.writers", *needed}, source.name
+        assert not modules & {*unneeded, "openpyxl", "aiohttp.web", "migo_cli.simulator"}
+
+
+def test_every_public_name_resolves_to_its_module() -> None:
+    import importlib
+
+    import migo_cli
+
+    for name in migo_cli.__all__:
+        value = getattr(migo_cli, name)
+        module = migo_cli._MODULE_OF.get(name, "migo_cli.exceptions")
+        assert value is getattr(importlib.import_module(module), name), name
+    assert set(migo_cli.__all__) <= set(dir(migo_cli))
+    assert set(migo_cli._MODULE_OF) <= set(migo_cli.__all__)
+    with pytest.raises(AttributeError):
+        _ = migo_cli.no_such_name
