@@ -65,10 +65,10 @@ from migo_cli.services import (
     DniResult,
     ExchangeRate,
     LegalRepresentatives,
-    LookupSummary,
     check_dni,
     parse_date,
 )
+from migo_cli.settle import LookupSummary, Settlement, Tally
 from migo_cli.simulator import Simulator, SimulatorConfig, SimulatorThread
 from migo_cli.sync import Migo, MigoSync
 from migo_cli.writers import ResultWriter, open_writer
@@ -131,10 +131,12 @@ __all__ = [
     "RucCheck",
     "RucResult",
     "ServerError",
+    "Settlement",
     "Simulator",
     "SimulatorConfig",
     "SimulatorThread",
     "Status",
+    "Tally",
     "Timeout",
     "TransientAPIError",
     "UsageError",

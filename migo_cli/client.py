@@ -27,7 +27,14 @@ import logging
 import re
 import ssl
 import time
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Sequence,
+)
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -77,11 +84,11 @@ from migo_cli.services import (
     DniResult,
     ExchangeRate,
     LegalRepresentatives,
-    LookupSummary,
     check_dni,
     parse_date,
     today_in_lima,
 )
+from migo_cli.settle import LookupSummary, Plan, settle
 
 __all__ = ["ClientStats", "LookupMode", "MigoClient", "cache_scope_for"]
 
@@ -559,35 +566,22 @@ class MigoClient:
         up once; results keep the order of first appearance. Malformed RUCs are
         answered locally, cached answers from the cache. A rejected token or
         exhausted credits does not raise: the summary's ``fatal`` is set and
-        the values left unanswered are in ``errors``.
+        the values left unanswered are in ``errors``. This is ``settle`` (the
+        engine of ``migo masivo``) with the rows kept in a list.
         """
         started = time.monotonic()
         if isinstance(values, AsyncIterable):
             values = [value async for value in values]
-        settled: dict[str, RucResult | None] = {}  # by RucCheck.key, in order of appearance
-        for value in values:
-            check = check_ruc(value)
-            if check is not None and check.key not in settled:
-                settled[check.key] = (
-                    None if check.valid else RucResult.rejected(check.raw, check.reason)
-                )
-        pending = [key for key, result in settled.items() if result is None]
-        fatal: FatalAPIError | None = None
-        reason = "sin respuesta de APIMIGO"
-        try:
-            async for position, result in self.stream(pending, mode=mode):
-                settled[pending[position]] = result
-        except FatalAPIError as exc:
-            fatal = exc
-            reason = f"no consultado: {exc}"
-        except ServiceUnavailableError as exc:  # the rest are errors: complete is False
-            reason = f"no consultado: {exc}"
-        results = [
-            result or RucResult(key, Status.ERROR, reason, origin=Origin.LOCAL)
-            for key, result in settled.items()
-        ]
+        results: list[RucResult] = []
+
+        def lookup(
+            checks: Sequence[RucCheck], arrived: Callable[[RucResult], None]
+        ) -> AsyncGenerator[tuple[int, RucResult]]:
+            return self.stream(checks, mode=mode, ordered=True, on_result=arrived)
+
+        settled = await settle(Plan.of(values), lookup, lambda _, r: results.append(r))
         duration_ms = round((time.monotonic() - started) * 1000)
-        return LookupSummary(results, duration_ms, fatal)
+        return LookupSummary(results, duration_ms, settled=settled)
 
     # -- the other services (SPEC §1) --------------------------------------------
 

@@ -1,4 +1,4 @@
-"""APIMIGO's other services (DNI, exchange rate, representatives, account), and batch summaries.
+"""APIMIGO's other services (DNI, exchange rate, representatives, account).
 
 The values ``MigoClient`` hands back besides ``RucResult``, and the local checks
 that run before anything is sent. Every result is a frozen dataclass with
@@ -15,10 +15,6 @@ keys, the API's own). Two families:
 
 ``data`` always keeps what APIMIGO sent (minus ``success``), unknown keys
 included; the typed attributes tolerate missing keys and ``null``.
-
-``LookupSummary`` is what ``MigoClient.lookup_batch`` returns: the shape of the
-original validation service, ``{"validos", "invalidos", "errores",
-"duration_ms"}``, each record being ``RucResult.to_row()``.
 """
 
 from __future__ import annotations
@@ -29,8 +25,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from migo_cli.exceptions import FatalAPIError, InvalidValueError
-from migo_cli.models import Origin, RucResult, Status, now_iso
+from migo_cli.exceptions import InvalidValueError
+from migo_cli.models import Origin, Status, now_iso
 
 __all__ = [
     "DNI_LENGTH",
@@ -39,7 +35,6 @@ __all__ = [
     "DniResult",
     "ExchangeRate",
     "LegalRepresentatives",
-    "LookupSummary",
     "check_dni",
     "parse_date",
     "today_in_lima",
@@ -322,55 +317,3 @@ class AccountInfo:
         row.update((k, v) for k, v in self.data.items() if k not in row)
         row["consultado_en"] = self.queried_at
         return row
-
-
-_INVALID = (Status.NOT_FOUND, Status.INVALID)
-
-
-@dataclass(slots=True)
-class LookupSummary:
-    """The outcome of ``MigoClient.lookup_batch``: one result per distinct value, in input order.
-
-    ``fatal`` is set when a rejected token or exhausted credits stopped the
-    batch: the values it left unanswered are in ``errors`` with a ``motivo``
-    saying so (``to_dict()`` adds ``detenido_por``). Check it, or ``complete``.
-    """
-
-    results: list[RucResult]
-    duration_ms: int
-    fatal: FatalAPIError | None = None
-
-    @property
-    def valid(self) -> list[RucResult]:
-        return [r for r in self.results if r.status is Status.VALID]
-
-    @property
-    def invalid(self) -> list[RucResult]:
-        """``no_existe`` and ``formato_invalido``: answers, with their ``reason``."""
-        return [r for r in self.results if r.status in _INVALID]
-
-    @property
-    def errors(self) -> list[RucResult]:
-        return [r for r in self.results if r.status is Status.ERROR]
-
-    @property
-    def complete(self) -> bool:
-        """Every value got an answer: no errors, not stopped."""
-        return self.fatal is None and not self.errors
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{"validos": [...], "invalidos": [...], "errores": [...], "duration_ms": int}``.
-
-        Records are ``RucResult.to_row()``: ``ruc``, ``estado_consulta``,
-        ``motivo``, ``apto_facturacion``, ``origen``, ``consultado_en`` and, for
-        valid ones, APIMIGO's fields. JSON-ready.
-        """
-        document: dict[str, Any] = {
-            "validos": [r.to_row() for r in self.valid],
-            "invalidos": [r.to_row() for r in self.invalid],
-            "errores": [r.to_row() for r in self.errors],
-            "duration_ms": self.duration_ms,
-        }
-        if self.fatal is not None:
-            document["detenido_por"] = str(self.fatal)
-        return document

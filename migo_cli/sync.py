@@ -60,8 +60,8 @@ from migo_cli.services import (
     DniResult,
     ExchangeRate,
     LegalRepresentatives,
-    LookupSummary,
 )
+from migo_cli.settle import LookupSummary
 
 __all__ = ["Migo", "MigoSync"]
 
