@@ -24,7 +24,7 @@ summaries), ``sync`` (the synchronous ``Migo``), and ``cli`` (the thin command o
 """
 
 from migo_cli._version import __version__
-from migo_cli.batch import BatchJob, BatchReport, CreditCheck, default_output, run_batch
+from migo_cli.batch import BatchJob, BatchReport, CreditCheck, run_batch
 from migo_cli.cache import CacheInfo, ResultCache
 from migo_cli.client import ClientStats, LookupMode, MigoClient
 from migo_cli.config import CacheTTL, Limits, Retry, Timeout
@@ -71,7 +71,7 @@ from migo_cli.services import (
 from migo_cli.settle import LookupSummary, Settlement, Tally
 from migo_cli.simulator import Simulator, SimulatorConfig, SimulatorThread
 from migo_cli.sync import Migo, MigoSync
-from migo_cli.writers import ResultWriter, open_writer
+from migo_cli.writers import Output, ResultWriter, default_output, open_writer
 
 __all__ = [
     "OUTPUT_COLUMNS",
@@ -116,6 +116,7 @@ __all__ = [
     "Operation",
     "Origin",
     "Outcome",
+    "Output",
     "OutputError",
     "OutputLockedError",
     "Problem",

@@ -28,7 +28,6 @@ from migo_cli.client import LookupMode, MigoClient
 from migo_cli.config import COLLECTION_MAX
 from migo_cli.exceptions import (
     FatalAPIError,
-    OutputError,
     ServiceUnavailableError,
     UsageError,
 )
@@ -38,9 +37,9 @@ from migo_cli.progress import ProgressReporter
 from migo_cli.readers import InputTable, read_input
 from migo_cli.ruc import RucCheck
 from migo_cli.settle import Lookup, Plan, Settlement, Tally, settle
-from migo_cli.writers import ResultWriter, SheetStyle, check_output, lock_output, open_writer
+from migo_cli.writers import Output, ResultWriter, SheetStyle, open_writer
 
-__all__ = ["BatchJob", "BatchReport", "CreditCheck", "default_output", "run_batch"]
+__all__ = ["BatchJob", "BatchReport", "CreditCheck", "run_batch"]
 
 log = logging.getLogger("migo.batch")
 
@@ -64,7 +63,7 @@ class BatchJob:
     """What to read, what to write, and how (the options of ``migo masivo``)."""
 
     source: str | Path
-    output: str | Path | None = None  # None: ``default_output(source)``
+    output: str | Path | None = None  # None: ``writers.default_output(source)``
     column: str | None = None
     sheet: str | None = None
     mode: LookupMode = LookupMode.INDIVIDUAL
@@ -150,14 +149,6 @@ class BatchReport:
         return data
 
 
-def default_output(source: str | Path) -> str:
-    """``clientes.xlsx`` → ``clientes_resultado.xlsx`` beside it; stdin → JSONL on stdout."""
-    if str(source) == "-":
-        return "-"
-    path = Path(source)
-    return str(path.with_name(f"{path.stem}_resultado.xlsx"))
-
-
 async def run_batch(
     job: BatchJob,
     *,
@@ -184,18 +175,18 @@ async def run_batch(
         return report
     if client is None and not job.validate_only:
         raise UsageError("se necesita un cliente de APIMIGO para consultar")
-    destination = _destination(job)
     # Output checked and locked before the input is even read: a refused run costs nothing.
-    with _locked(destination), _long_lived_objects_frozen():
+    output = Output.parse(job.output or None, job.source)
+    with output.lock(), _long_lived_objects_frozen():
         table, plan, report = await _read(job)
         gc.freeze()
-        report.output = destination
+        report.output = str(output)
         if client is not None and not job.validate_only and job.credit_check is not CreditCheck.OFF:
             await _check_credits(client, plan, scope, job)
         columns = _result_columns(job)
         names = _columns(table, columns) if job.enrich else list(columns)
         writer = open_writer(
-            destination,
+            output,
             columns=names,
             layout="single" if job.enrich else "split",
             stdout=stdout,
@@ -235,19 +226,6 @@ async def _read(job: BatchJob) -> tuple[InputTable, Plan, BatchReport]:
     return table, plan, report
 
 
-def _destination(job: BatchJob) -> str:
-    destination = str(job.output or default_output(job.source))
-    if destination == "-":
-        return destination
-    path = check_output(destination)
-    source = str(job.source)
-    if source != "-" and Path(source).resolve() == path:
-        raise OutputError(
-            f"la salida {path} es el mismo archivo de entrada; elija otra con -o", str(path)
-        )
-    return str(path)
-
-
 def _lookup(job: BatchJob, client: MigoClient | None, stop: asyncio.Event | None) -> Lookup:
     """Where the answers come from: the local checks alone, or the cache and APIMIGO."""
     if job.validate_only:
@@ -284,15 +262,6 @@ def _long_lived_objects_frozen() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
-
-
-@contextlib.contextmanager
-def _locked(destination: str) -> Iterator[None]:
-    if destination == "-":
-        yield
-        return
-    with lock_output(destination):
-        yield
 
 
 def _local_result(check: RucCheck) -> RucResult:

@@ -13,7 +13,6 @@ import functools
 import inspect
 import json
 import logging
-import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -28,7 +27,7 @@ from rich.table import Table
 
 from migo_cli import render
 from migo_cli._version import __version__
-from migo_cli.batch import BatchJob, BatchReport, CreditCheck, default_output, run_batch
+from migo_cli.batch import BatchJob, BatchReport, CreditCheck, run_batch
 from migo_cli.cache import ResultCache
 from migo_cli.client import LookupMode, MigoClient, cache_scope_for
 from migo_cli.config import (
@@ -66,6 +65,7 @@ from migo_cli.services import (
 )
 from migo_cli.simulator import DEFAULT_PORT, Simulator, SimulatorConfig, serve
 from migo_cli.spanish import OPTIONS_METAVAR, SUBCOMMAND_METAVAR, MigoGroup, MigoTyper
+from migo_cli.writers import Output, write_summary
 
 log = logging.getLogger("migo")
 
@@ -524,11 +524,10 @@ def masivo(
         _check_positive(concurrencia, "--concurrencia")
         if rpm is not None:
             _check_positive(rpm, "--rpm")
-        if json_resumen is not None:
-            _check_summary_path(json_resumen)
+        summary = Output.summary(json_resumen) if json_resumen is not None else None
         job = BatchJob(
             source=entrada,
-            output=salida or default_output(entrada),
+            output=salida,
             column=columna,
             sheet=hoja,
             mode=modo,
@@ -545,8 +544,8 @@ def masivo(
             limits = Limits(concurrency=concurrencia, rpm=rpm)
             async with _client(api, secrets, limits) as client:
                 report = await run_batch(job, client=client, progress=progress, stop=signals.stop)
-        if json_resumen is not None:
-            _write_summary(json_resumen, report)
+        if summary is not None:
+            _write_summary(summary, report)
         if dry_run:  # the number is what a dry run is for: shown even with -q
             _render_dry_run(report)
         elif not api.quiet:
@@ -577,21 +576,12 @@ async def _offline(job: BatchJob, api: ApiOptions, progress: ProgressReporter) -
             cache.close()
 
 
-def _write_summary(path: Path, report: BatchReport) -> None:
-    text = json.dumps(report.summary(), ensure_ascii=False, indent=2) + "\n"
-    temporary = path.with_name(f".{path.name}.migo-tmp")
+def _write_summary(output: Output, report: BatchReport) -> None:
+    """The run is over and its output written: a summary that cannot be written is logged."""
     try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    except OSError as exc:
-        log.error("no se pudo escribir el resumen en %s: %s", path, exc.strerror or exc)
-
-
-def _check_summary_path(path: Path) -> None:
-    """``--json-resumen`` must be writable before anything is paid for."""
-    parent = path.parent if str(path.parent) else Path()
-    if path.is_dir() or not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise OutputError(f"no se puede escribir el resumen en {path}", str(path))
+        write_summary(output, report.summary())
+    except OutputError as exc:
+        log.error("%s", exc)
 
 
 def _render_dry_run(report: BatchReport) -> None:
