@@ -545,11 +545,7 @@ class _CsvWriter(_TextFileWriter):
         get = row.get
         for name in self._columns:
             value = get(name)
-            if type(value) is str:
-                if value and value[0] in _FORMULA_STARTS and value != "-":
-                    value = "'" + value
-                append(value)
-            elif value is True:
+            if value is True:
                 append(CSV_TRUE)
             elif value is False:
                 append(CSV_FALSE)
@@ -659,11 +655,9 @@ class _SheetSeries:
             if value is True or value is False:
                 sheet.write_boolean(r, col, value)
                 continue
-            text = value if type(value) is str else _as_text(value)
+            text = neutralise(_as_text(value))
             if not text:
                 continue
-            if text[0] in _FORMULA_STARTS and text != "-":
-                text = "'" + text
             write_string(r, col, text)
             if measure:
                 width = _text_width(text)
@@ -796,11 +790,18 @@ class _XlsxWriter:
         if self._done:
             return
         self._done = True
-        # The workbook is never closed: close its per-sheet scratch files by hand
-        # (what Workbook.close() does) so that the directory can go.
+        # xlsxwriter cannot drop a workbook: its one public exit, close(), would first
+        # assemble the whole file (seconds to minutes after a long run, on a path that
+        # must be quick: a second Ctrl-C). So the workbook is left unclosed, and each
+        # sheet's constant_memory scratch file (``row_data_fh``: not a private name, but
+        # not documented either; if it goes, the collector closes the files) is closed
+        # here, so that the directory can go (Windows) and no open file is left for the
+        # garbage collector to warn about.
         for sheet in self._book.worksheets():
-            with contextlib.suppress(Exception):
-                sheet._opt_close()
+            scratch = getattr(sheet, "row_data_fh", None)
+            if scratch is not None:
+                with contextlib.suppress(OSError):
+                    scratch.close()
         shutil.rmtree(self._scratch, ignore_errors=True)
         self._target.discard()
 
