@@ -31,7 +31,14 @@ from migo_cli.exceptions import (
     ServiceUnavailableError,
     UsageError,
 )
-from migo_cli.models import COLUMN_DESCRIPTIONS, OUTPUT_COLUMNS, Origin, RucResult, Status
+from migo_cli.models import (
+    COLUMN_DESCRIPTIONS,
+    OUTPUT_COLUMNS,
+    Clock,
+    Origin,
+    RucResult,
+    Status,
+)
 from migo_cli.numfmt import format_number
 from migo_cli.progress import ProgressReporter
 from migo_cli.readers import InputTable, read_input
@@ -244,8 +251,9 @@ async def _locally(
     checks: Sequence[RucCheck], arrived: Callable[[RucResult], None]
 ) -> AsyncGenerator[tuple[int, RucResult]]:
     """``--solo-validar``: every value settled by the local checks, nothing asked."""
+    clock = Clock()
     for position, check in enumerate(checks):
-        result = _local_result(check)
+        result = _local_result(check, clock.now())
         arrived(result)
         yield position, result
 
@@ -264,10 +272,11 @@ def _long_lived_objects_frozen() -> Iterator[None]:
         gc.unfreeze()
 
 
-def _local_result(check: RucCheck) -> RucResult:
+def _local_result(check: RucCheck, now: str) -> RucResult:
     if check.valid:
-        return RucResult(check.ruc, Status.UNCHECKED, "solo validación local", origin=Origin.LOCAL)
-    return RucResult.rejected(check.raw, check.reason)
+        reason = "solo validación local"
+        return RucResult(check.ruc, Status.UNCHECKED, reason, origin=Origin.LOCAL, queried_at=now)
+    return RucResult.rejected(check.raw, check.reason, now)
 
 
 def _estimate_calls(plan: Plan, scope: CacheScope | None, mode: LookupMode) -> int:

@@ -76,7 +76,7 @@ from migo_cli.exceptions import (
     ServiceUnavailableError,
     TransientAPIError,
 )
-from migo_cli.models import Origin, RucResult, Status
+from migo_cli.models import Clock, Origin, RucResult, Status
 from migo_cli.pace import Pace
 from migo_cli.ruc import RucCheck, check_ruc
 from migo_cli.services import (
@@ -188,6 +188,7 @@ class MigoClient:
         self._session = session
         self._owns_session = session is None
         self._pace = Pace(self.limits.concurrency, self.limits.rpm)
+        self.clock = Clock()  # stamps ``consultado_en`` on lookups
         self._fatal: FatalAPIError | None = None
         self._gate = asyncio.Event()  # set once the first paid request has been answered
         self._probing = False
@@ -480,7 +481,8 @@ class MigoClient:
         return Status.VALID, "", body
 
     async def _fetch_ruc(self, ruc: str) -> RucResult:
-        result = RucResult(ruc, *await self._ask(Operation.RUC, {"ruc": ruc}, _RUC_UNKNOWN))
+        status, reason, body = await self._ask(Operation.RUC, {"ruc": ruc}, _RUC_UNKNOWN)
+        result = RucResult(ruc, status, reason, body, queried_at=self.clock.now())
         await self.cache.keep_ruc(result)
         return result
 
@@ -495,6 +497,7 @@ class MigoClient:
             entries = {}
         results: list[RucResult] = []
         missing: list[str] = []
+        answered = self.clock.now()
         for ruc in rucs:
             entry = entries.get(ruc)
             success = entry.get("success") if entry is not None else None
@@ -502,10 +505,10 @@ class MigoClient:
                 missing.append(ruc)
                 continue
             if success:
-                result = RucResult(ruc, Status.VALID, "", entry)
+                result = RucResult(ruc, Status.VALID, "", entry, queried_at=answered)
             else:
                 reason = _unknown(_RUC_UNKNOWN, entry.get("message"))
-                result = RucResult(ruc, Status.NOT_FOUND, reason)
+                result = RucResult(ruc, Status.NOT_FOUND, reason, queried_at=answered)
             results.append(result)
         await asyncio.gather(*(self.cache.keep_ruc(result) for result in results))
         if missing:
@@ -900,6 +903,7 @@ class _Stream:
     async def _feed(self, values: Iterable[object] | AsyncIterable[object]) -> None:
         job: _Job = []
         cache = self.client.cache
+        clock = self.client.clock
         seq = 0
         try:
             async for position, value in _enumerate(values):
@@ -915,7 +919,7 @@ class _Stream:
                     break
                 seq += 1
                 if not check.valid:
-                    local = RucResult.rejected(check.raw, check.reason)
+                    local = RucResult.rejected(check.raw, check.reason, clock.now())
                     self._emit(seq - 1, position, local)
                     continue
                 cached = cache.get_ruc(check.ruc)

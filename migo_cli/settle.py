@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from migo_cli.exceptions import FatalAPIError, ServiceUnavailableError
-from migo_cli.models import Origin, RucResult, Status
+from migo_cli.models import Origin, RucResult, Status, now_iso
 from migo_cli.ruc import RucCheck, check_ruc
 
 if TYPE_CHECKING:
@@ -212,7 +212,7 @@ async def settle(
         if progress is not None:
             progress.finish()
     settled.interrupted = stop.is_set()
-    reason = settled.unanswered()
+    reason, now = settled.unanswered(), now_iso()
 
     def fill(upto: int) -> None:
         nonlocal collected
@@ -220,7 +220,7 @@ async def settle(
             check = plan.checks[index]
             result = landed.pop(check.key, None)  # answered, then abandoned after the grace
             if result is None:
-                result = _unanswered(check, reason)
+                result = _unanswered(check, reason, now)
                 tally.add(result)
             collect(index, result)
             collected = index + 1
@@ -233,10 +233,10 @@ async def settle(
     return settled
 
 
-def _unanswered(check: RucCheck, reason: str) -> RucResult:
+def _unanswered(check: RucCheck, reason: str, now: str) -> RucResult:
     if not check.valid:
-        return RucResult.rejected(check.raw, check.reason)
-    return RucResult(check.key, Status.ERROR, reason, origin=Origin.LOCAL)
+        return RucResult.rejected(check.raw, check.reason, now)
+    return RucResult(check.key, Status.ERROR, reason, origin=Origin.LOCAL, queried_at=now)
 
 
 @contextlib.asynccontextmanager
