@@ -12,12 +12,10 @@ the rows that got no answer say so, and a rerun asks only for those.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
 import logging
 import math
 import time
-from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -184,9 +182,8 @@ async def run_batch(
         raise UsageError("se necesita un cliente de APIMIGO para consultar")
     # Output checked and locked before the input is even read: a refused run costs nothing.
     output = Output.parse(job.output or None, job.source)
-    with output.lock(), _long_lived_objects_frozen():
+    with output.lock():
         table, plan, report = await _read(job)
-        gc.freeze()
         report.output = str(output)
         if client is not None and not job.validate_only and job.credit_check is not CreditCheck.OFF:
             await _check_credits(client, plan, scope, job)
@@ -256,20 +253,6 @@ async def _locally(
         result = _local_result(check, clock.now())
         arrived(result)
         yield position, result
-
-
-@contextlib.contextmanager
-def _long_lived_objects_frozen() -> Iterator[None]:
-    """Keep the collector off what lives for the whole run (imports, the input, the plan).
-
-    Every full collection walked them again, hundreds of times a run: about a
-    tenth of the CPU a paid answer costs (benchmarks, figure 3). ``gc.freeze()``
-    is called once they exist; leaving the block hands them back.
-    """
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 def _local_result(check: RucCheck, now: str) -> RucResult:

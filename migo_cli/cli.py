@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import inspect
 import json
 import logging
@@ -538,12 +539,15 @@ def masivo(
             simulated=api.simulated,
         )
         progress = _progress(api.quiet)
-        if solo_validar or dry_run:
-            report = await _offline(job, api, progress)
-        else:
-            limits = Limits(concurrency=concurrencia, rpm=rpm)
-            async with _client(api, secrets, limits) as client:
-                report = await run_batch(job, client=client, progress=progress, stop=signals.stop)
+        with _long_lived_objects_frozen():
+            if solo_validar or dry_run:
+                report = await _offline(job, api, progress)
+            else:
+                limits = Limits(concurrency=concurrencia, rpm=rpm)
+                async with _client(api, secrets, limits) as client:
+                    report = await run_batch(
+                        job, client=client, progress=progress, stop=signals.stop
+                    )
         if summary is not None:
             _write_summary(summary, report)
         if dry_run:  # the number is what a dry run is for: shown even with -q
@@ -560,6 +564,21 @@ def masivo(
         return EXIT_PARTIAL if report.errors else EXIT_OK
 
     _run_api(api, secrets, main, stopping="se guarda lo respondido y se escribe la salida parcial")
+
+
+@contextlib.contextmanager
+def _long_lived_objects_frozen() -> Iterator[None]:
+    """Keep the garbage collector's full passes off what lives for the whole run (the imports).
+
+    Process-wide tuning, so it belongs to the command that owns the process, never to
+    the library (a Django or Celery process shares its collector). Worth a few per
+    cent of CPU on a long cached run (benchmarks, figure 4).
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 async def _offline(job: BatchJob, api: ApiOptions, progress: ProgressReporter) -> BatchReport:
