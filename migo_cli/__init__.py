@@ -64,7 +64,7 @@ from migo_cli.exceptions import (
 
 if TYPE_CHECKING:
     from migo_cli._version import __version__
-    from migo_cli.batch import BatchJob, BatchReport, CreditCheck, default_output, run_batch
+    from migo_cli.batch import BatchJob, BatchReport, CreditCheck, run_batch
     from migo_cli.cache import CacheInfo, ResultCache
     from migo_cli.client import ClientStats, MigoClient
     from migo_cli.config import CacheTTL, Limits, Retry, Timeout
@@ -86,15 +86,15 @@ if TYPE_CHECKING:
     from migo_cli.progress import LogProgress, NullProgress, ProgressReporter, RichProgress
     from migo_cli.readers import InputTable, read_input
     from migo_cli.ruc import RucCheck, check_ruc, is_valid_ruc, normalize
-    from migo_cli.services import LookupSummary
+    from migo_cli.settle import LookupSummary, Settlement, Tally
     from migo_cli.simulator import Simulator, SimulatorConfig, SimulatorThread
     from migo_cli.sync import Migo, MigoSync
-    from migo_cli.writers import ResultWriter, open_writer
+    from migo_cli.writers import Output, ResultWriter, default_output, open_writer
 
 #: Where each public name lives: its module is imported the first time the name is used.
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "migo_cli._version": ("__version__",),
-    "migo_cli.batch": ("BatchJob", "BatchReport", "CreditCheck", "default_output", "run_batch"),
+    "migo_cli.batch": ("BatchJob", "BatchReport", "CreditCheck", "run_batch"),
     "migo_cli.cache": ("CacheInfo", "ResultCache"),
     "migo_cli.client": ("ClientStats", "MigoClient"),
     "migo_cli.config": ("CacheTTL", "Limits", "Retry", "Timeout"),
@@ -116,10 +116,10 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "migo_cli.progress": ("LogProgress", "NullProgress", "ProgressReporter", "RichProgress"),
     "migo_cli.readers": ("InputTable", "read_input"),
     "migo_cli.ruc": ("RucCheck", "check_ruc", "is_valid_ruc", "normalize"),
-    "migo_cli.services": ("LookupSummary",),
+    "migo_cli.settle": ("LookupSummary", "Settlement", "Tally"),
     "migo_cli.simulator": ("Simulator", "SimulatorConfig", "SimulatorThread"),
     "migo_cli.sync": ("Migo", "MigoSync"),
-    "migo_cli.writers": ("ResultWriter", "open_writer"),
+    "migo_cli.writers": ("Output", "ResultWriter", "default_output", "open_writer"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -180,6 +180,7 @@ __all__ = [
     "Operation",
     "Origin",
     "Outcome",
+    "Output",
     "OutputError",
     "OutputLockedError",
     "Problem",
@@ -195,10 +196,12 @@ __all__ = [
     "RucCheck",
     "RucResult",
     "ServerError",
+    "Settlement",
     "Simulator",
     "SimulatorConfig",
     "SimulatorThread",
     "Status",
+    "Tally",
     "Timeout",
     "TransientAPIError",
     "UsageError",

@@ -12,12 +12,10 @@ the rows that got no answer say so, and a rerun asks only for those.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -28,23 +26,28 @@ from migo_cli.client import LookupMode, MigoClient
 from migo_cli.config import COLLECTION_MAX
 from migo_cli.exceptions import (
     FatalAPIError,
-    OutputError,
     ServiceUnavailableError,
     UsageError,
 )
-from migo_cli.models import COLUMN_DESCRIPTIONS, OUTPUT_COLUMNS, Origin, RucResult, Status
+from migo_cli.models import (
+    COLUMN_DESCRIPTIONS,
+    OUTPUT_COLUMNS,
+    Clock,
+    Origin,
+    RucResult,
+    Status,
+)
 from migo_cli.numfmt import format_number
-from migo_cli.progress import NullProgress, ProgressReporter
+from migo_cli.progress import ProgressReporter
 from migo_cli.readers import InputTable, read_input
-from migo_cli.ruc import RucCheck, check_ruc
-from migo_cli.writers import ResultWriter, SheetStyle, check_output, lock_output, open_writer
+from migo_cli.ruc import RucCheck
+from migo_cli.settle import Lookup, Plan, Settlement, Tally, settle
+from migo_cli.writers import Output, ResultWriter, SheetStyle, open_writer
 
-__all__ = ["BatchJob", "BatchReport", "CreditCheck", "default_output", "run_batch"]
+__all__ = ["BatchJob", "BatchReport", "CreditCheck", "run_batch"]
 
 log = logging.getLogger("migo.batch")
 
-#: After a stop, in-flight requests get this long to land in the cache.
-STOP_GRACE = 5.0
 ENRICH_SUFFIX = "_migo"
 SIMULATED_COLUMN = "simulado"
 #: Below this many RUCs to look up, the exact count of paid calls (cache reads
@@ -65,7 +68,7 @@ class BatchJob:
     """What to read, what to write, and how (the options of ``migo masivo``)."""
 
     source: str | Path
-    output: str | Path | None = None  # None: ``default_output(source)``
+    output: str | Path | None = None  # None: ``writers.default_output(source)``
     column: str | None = None
     sheet: str | None = None
     mode: LookupMode = LookupMode.INDIVIDUAL
@@ -82,47 +85,64 @@ class BatchReport:
 
     total: int = 0
     unique: int = 0
-    counts: dict[Status, int] = field(default_factory=dict)
-    fit: int = 0  # ``valido`` rows with apto_facturacion true
-    unfit: dict[str, int] = field(default_factory=dict)  # the others, by reason
-    from_cache: int = 0
+    settled: Settlement = field(default_factory=Settlement)  # the rows' tally, what stopped it
     api_calls: int = 0
     estimated_calls: int | None = None
     seconds: float = 0.0
     output: str | None = None
-    interrupted: bool = False
-    fatal: FatalAPIError | None = None
-    unavailable: ServiceUnavailableError | None = None
     simulated: bool = False
 
     @property
+    def tally(self) -> Tally:
+        return self.settled.tally
+
+    @property
     def errors(self) -> int:
-        return self.counts.get(Status.ERROR, 0)
+        return self.settled.tally.errors
+
+    @property
+    def from_cache(self) -> int:
+        return self.settled.tally.from_cache
+
+    @property
+    def fatal(self) -> FatalAPIError | None:
+        return self.settled.fatal
+
+    @property
+    def unavailable(self) -> ServiceUnavailableError | None:
+        return self.settled.unavailable
+
+    @property
+    def interrupted(self) -> bool:
+        return self.settled.interrupted
 
     @property
     def complete(self) -> bool:
-        return not (self.errors or self.interrupted or self.fatal or self.unavailable)
+        """``completo``: see ``Settlement.complete``."""
+        return self.settled.complete
 
     def summary(self) -> dict[str, Any]:
+        tally = self.tally
+        counts = tally.by_status
         data: dict[str, Any] = {
             "total": self.total,
             "unicos": self.unique,
             "duplicados": self.total - self.unique,
-            "validos": self.counts.get(Status.VALID, 0),
-            "no_existe": self.counts.get(Status.NOT_FOUND, 0),
-            "formato_invalido": self.counts.get(Status.INVALID, 0),
-            "errores": self.errors,
-            "desde_cache": self.from_cache,
+            "validos": counts[Status.VALID],
+            "no_existe": counts[Status.NOT_FOUND],
+            "formato_invalido": counts[Status.INVALID],
+            "errores": tally.errors,
+            "desde_cache": tally.from_cache,
             "llamadas_api": self.api_calls,
             "duracion_s": round(self.seconds, 3),
             "salida": self.output,
             "completo": self.complete,
-            "aptos": self.fit,
-            "no_aptos": sum(self.unfit.values()),
-            "no_aptos_por_motivo": dict(sorted(self.unfit.items(), key=lambda kv: -kv[1])),
+            "aptos": tally.fit,
+            "no_aptos": sum(tally.unfit.values()),
+            "no_aptos_por_motivo": dict(sorted(tally.unfit.items(), key=lambda kv: -kv[1])),
         }
-        if self.counts.get(Status.UNCHECKED):
-            data["sin_consultar"] = self.counts[Status.UNCHECKED]
+        if counts[Status.UNCHECKED]:
+            data["sin_consultar"] = counts[Status.UNCHECKED]
         if self.estimated_calls is not None:
             data["llamadas_estimadas"] = self.estimated_calls
         if self.interrupted:
@@ -132,42 +152,6 @@ class BatchReport:
         if self.simulated:
             data["simulado"] = True
         return data
-
-
-def default_output(source: str | Path) -> str:
-    """``clientes.xlsx`` → ``clientes_resultado.xlsx`` beside it; stdin → JSONL on stdout."""
-    if str(source) == "-":
-        return "-"
-    path = Path(source)
-    return str(path.with_name(f"{path.stem}_resultado.xlsx"))
-
-
-@dataclass(slots=True)
-class _Plan:
-    """The distinct values to settle, in order of first appearance."""
-
-    checks: list[RucCheck]
-    total: int
-    row_items: list[int]  # for each input row, its index in ``checks`` (-1: blank)
-
-
-def _plan(table: InputTable) -> _Plan:
-    checks: list[RucCheck] = []
-    seen: dict[str, int] = {}
-    row_items: list[int] = []
-    total = 0
-    for value in table.values:
-        check = check_ruc(value)
-        if check is None:
-            row_items.append(-1)
-            continue
-        total += 1
-        index = seen.get(check.key)
-        if index is None:
-            index = seen[check.key] = len(checks)
-            checks.append(check)
-        row_items.append(index)
-    return _Plan(checks, total, row_items)
 
 
 async def run_batch(
@@ -196,33 +180,28 @@ async def run_batch(
         return report
     if client is None and not job.validate_only:
         raise UsageError("se necesita un cliente de APIMIGO para consultar")
-    destination = _destination(job)
     # Output checked and locked before the input is even read: a refused run costs nothing.
-    with _locked(destination), _long_lived_objects_frozen():
+    output = Output.parse(job.output or None, job.source)
+    with output.lock():
         table, plan, report = await _read(job)
-        gc.freeze()
-        report.output = destination
+        report.output = str(output)
         if client is not None and not job.validate_only and job.credit_check is not CreditCheck.OFF:
             await _check_credits(client, plan, scope, job)
         columns = _result_columns(job)
         names = _columns(table, columns) if job.enrich else list(columns)
         writer = open_writer(
-            destination,
+            output,
             columns=names,
             layout="single" if job.enrich else "split",
             stdout=stdout,
             style=_sheet_style(columns, names),
         )
         try:
-            rows = _Rows(report, table, plan, writer, columns=columns, enrich=job.enrich)
-            await _settle(
-                job,
-                client=client,
-                plan=plan,
-                rows=rows,
-                progress=progress or NullProgress(),
-                stop=stop,
-                report=report,
+            rows = _Rows(
+                table, plan, writer, columns=columns, enrich=job.enrich, simulated=job.simulated
+            )
+            report.settled = await settle(
+                plan, _lookup(job, client, stop), rows.add, progress=progress, stop=stop
             )
             if client is not None:
                 report.api_calls = client.stats.lookup_requests
@@ -235,11 +214,11 @@ async def run_batch(
     return report
 
 
-async def _read(job: BatchJob) -> tuple[InputTable, _Plan, BatchReport]:
+async def _read(job: BatchJob) -> tuple[InputTable, Plan, BatchReport]:
     table = await asyncio.to_thread(
         read_input, job.source, column=job.column, sheet=job.sheet, keep_table=job.enrich
     )
-    plan = _plan(table)
+    plan = Plan.of(table.values)
     log.info(
         "entrada %s: %s valores, %s distintos, %s con formato inválido",
         table.source,
@@ -251,96 +230,50 @@ async def _read(job: BatchJob) -> tuple[InputTable, _Plan, BatchReport]:
     return table, plan, report
 
 
-def _destination(job: BatchJob) -> str:
-    destination = str(job.output or default_output(job.source))
-    if destination == "-":
-        return destination
-    path = check_output(destination)
-    source = str(job.source)
-    if source != "-" and Path(source).resolve() == path:
-        raise OutputError(
-            f"la salida {path} es el mismo archivo de entrada; elija otra con -o", str(path)
-        )
-    return str(path)
+def _lookup(job: BatchJob, client: MigoClient | None, stop: asyncio.Event | None) -> Lookup:
+    """Where the answers come from: the local checks alone, or the cache and APIMIGO."""
+    if job.validate_only:
+        return _locally
+    assert client is not None
+
+    def consult(
+        checks: Sequence[RucCheck], arrived: Callable[[RucResult], None]
+    ) -> AsyncGenerator[tuple[int, RucResult]]:
+        return client.stream(checks, mode=job.mode, ordered=True, stop=stop, on_result=arrived)
+
+    return consult
 
 
-async def _settle(
-    job: BatchJob,
-    *,
-    client: MigoClient | None,
-    plan: _Plan,
-    rows: _Rows,
-    progress: ProgressReporter,
-    stop: asyncio.Event | None,
-    report: BatchReport,
-) -> None:
-    """Give every distinct value its row: locally, or from the cache and APIMIGO."""
-    stop = stop or asyncio.Event()
-    progress.start(len(plan.checks))
-    try:
-        if job.validate_only:
-            for position, check in enumerate(plan.checks):
-                result = _local_result(check)
-                progress.advance(result)
-                rows.add(position, result)
-        else:
-            assert client is not None
-            await _consult(
-                client=client,
-                mode=job.mode,
-                plan=plan,
-                rows=rows,
-                progress=progress,
-                stop=stop,
-                report=report,
-            )
-    finally:
-        progress.finish()
-    rows.settle_rest(_unanswered_reason(report, stop))
-    report.interrupted = stop.is_set()
+async def _locally(
+    checks: Sequence[RucCheck], arrived: Callable[[RucResult], None]
+) -> AsyncGenerator[tuple[int, RucResult]]:
+    """``--solo-validar``: every value settled by the local checks, nothing asked."""
+    clock = Clock()
+    for position, check in enumerate(checks):
+        result = _local_result(check, clock.now())
+        arrived(result)
+        yield position, result
 
 
-@contextlib.contextmanager
-def _long_lived_objects_frozen() -> Iterator[None]:
-    """Keep the collector off what lives for the whole run (imports, the input, the plan).
-
-    Every full collection walked them again, hundreds of times a run: about a
-    tenth of the CPU a paid answer costs (benchmarks, figure 3). ``gc.freeze()``
-    is called once they exist; leaving the block hands them back.
-    """
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-
-
-@contextlib.contextmanager
-def _locked(destination: str) -> Iterator[None]:
-    if destination == "-":
-        yield
-        return
-    with lock_output(destination):
-        yield
-
-
-def _local_result(check: RucCheck) -> RucResult:
+def _local_result(check: RucCheck, now: str) -> RucResult:
     if check.valid:
-        return RucResult(check.ruc, Status.UNCHECKED, "solo validación local", origin=Origin.LOCAL)
-    return RucResult.rejected(check.raw, check.reason)
+        reason = "solo validación local"
+        return RucResult(check.ruc, Status.UNCHECKED, reason, origin=Origin.LOCAL, queried_at=now)
+    return RucResult.rejected(check.raw, check.reason, now)
 
 
-def _estimate_calls(plan: _Plan, scope: CacheScope | None, mode: LookupMode) -> int:
+def _estimate_calls(plan: Plan, scope: CacheScope | None, mode: LookupMode) -> int:
     pending = _uncached(plan, scope)
     return math.ceil(pending / COLLECTION_MAX) if mode is LookupMode.COLLECTION else pending
 
 
-def _uncached(plan: _Plan, scope: CacheScope | None) -> int:
+def _uncached(plan: Plan, scope: CacheScope | None) -> int:
     """Valid RUCs without an answer in the cache: what the run pays for (one credit each)."""
     return sum(1 for c in plan.checks if c.valid and (scope is None or not scope.has_ruc(c.ruc)))
 
 
 async def _check_credits(
-    client: MigoClient, plan: _Plan, scope: CacheScope | None, job: BatchJob
+    client: MigoClient, plan: Plan, scope: CacheScope | None, job: BatchJob
 ) -> None:
     """Compare the account's credits with what the run needs; warn, or refuse when strict.
 
@@ -375,59 +308,6 @@ async def _check_credits(
     log.warning("%s: se detendrá al agotarlas (código 3) y lo respondido quedará guardado", message)
 
 
-async def _consult(
-    *,
-    client: MigoClient,
-    mode: LookupMode,
-    plan: _Plan,
-    rows: _Rows,
-    progress: ProgressReporter,
-    stop: asyncio.Event,
-    report: BatchReport,
-) -> None:
-    stream = client.stream(
-        plan.checks, mode=mode, ordered=True, stop=stop, on_result=progress.advance
-    )
-    try:
-        async with _grace_after(stop):
-            async for position, result in stream:
-                rows.add(position, result)
-    except FatalAPIError as exc:
-        report.fatal = exc
-    except ServiceUnavailableError as exc:
-        report.unavailable = exc
-    except TimeoutError:
-        log.warning("consultas en curso abandonadas %s s después de la interrupción", STOP_GRACE)
-    finally:
-        await stream.aclose()
-
-
-@contextlib.asynccontextmanager
-async def _grace_after(stop: asyncio.Event) -> AsyncIterator[None]:
-    """Once ``stop`` is set, the block gets ``STOP_GRACE`` seconds, then TimeoutError."""
-    async with asyncio.timeout(None) as deadline:
-
-        async def arm() -> None:
-            await stop.wait()
-            deadline.reschedule(asyncio.get_running_loop().time() + STOP_GRACE)
-
-        armer = asyncio.create_task(arm())
-        try:
-            yield
-        finally:
-            armer.cancel()
-
-
-def _unanswered_reason(report: BatchReport, stop: asyncio.Event) -> str:
-    if report.fatal is not None:
-        return f"no consultado: {report.fatal}"
-    if report.unavailable is not None:
-        return f"no consultado: {report.unavailable}"
-    if stop.is_set():
-        return "no consultado: ejecución interrumpida"
-    return "sin respuesta de APIMIGO"
-
-
 def _result_columns(job: BatchJob) -> tuple[str, ...]:
     return (*OUTPUT_COLUMNS, SIMULATED_COLUMN) if job.simulated else OUTPUT_COLUMNS
 
@@ -458,7 +338,7 @@ def _columns(table: InputTable, result_columns: Sequence[str]) -> list[str]:
 
 
 class _Rows:
-    """Puts results in the output in order and keeps the counts.
+    """Puts settled results in the output, in plan order (``settle`` counts them).
 
     Without ``--enriquecer`` each row is written as soon as it is settled; with
     it, rows are kept (one per distinct value) and the input table is written
@@ -467,50 +347,30 @@ class _Rows:
 
     def __init__(
         self,
-        report: BatchReport,
         table: InputTable,
-        plan: _Plan,
+        plan: Plan,
         writer: ResultWriter,
         *,
         columns: Sequence[str],
         enrich: bool,
+        simulated: bool,
     ) -> None:
-        self.report = report
         self.table = table
         self.plan = plan
         self.writer = writer
         self.columns = columns
         self.enrich = enrich
+        self.simulated = simulated
         self.kept: list[dict[str, Any]] = []
-        self.next = 0
 
     def add(self, position: int, result: RucResult) -> None:
-        if position > self.next:  # earlier values got no answer (only after a stop)
-            self.settle_rest("sin respuesta de APIMIGO", upto=position)
-        report = self.report
-        report.counts[result.status] = report.counts.get(result.status, 0) + 1
-        if result.origin is Origin.CACHE:
-            report.from_cache += 1
-        if result.status is Status.VALID:
-            reason = result.unfit_reason
-            if reason is None:
-                report.fit += 1
-            else:
-                report.unfit[reason] = report.unfit.get(reason, 0) + 1
         row = result.to_row()
-        if report.simulated:
+        if self.simulated:
             row[SIMULATED_COLUMN] = True
         if self.enrich:
             self.kept.append(row)
         else:
             self.writer.write(row)
-        self.next = position + 1
-
-    def settle_rest(self, reason: str, upto: int | None = None) -> None:
-        end = len(self.plan.checks) if upto is None else upto
-        for position in range(self.next, end):
-            check = self.plan.checks[position]
-            self.add(position, RucResult(check.key, Status.ERROR, reason, origin=Origin.LOCAL))
 
     def finish(self) -> None:
         if not self.enrich:

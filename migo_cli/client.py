@@ -30,7 +30,14 @@ import random
 import re
 import ssl
 import time
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Sequence,
+)
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal, NamedTuple, Self
@@ -73,6 +80,7 @@ from migo_cli.exceptions import (
 )
 from migo_cli.models import (
     AccountInfo,
+    Clock,
     DniResult,
     ExchangeRate,
     LegalRepresentatives,
@@ -86,7 +94,7 @@ from migo_cli.models import (
 )
 from migo_cli.pace import Pace
 from migo_cli.ruc import RucCheck, check_ruc
-from migo_cli.services import LookupSummary
+from migo_cli.settle import LookupSummary, Plan, settle
 
 __all__ = ["ClientStats", "LookupMode", "MigoClient", "cache_scope_for"]
 
@@ -180,6 +188,7 @@ class MigoClient:
         self._session = session
         self._owns_session = session is None
         self._pace = Pace(self.limits.concurrency, self.limits.rpm)
+        self.clock = Clock()  # stamps ``consultado_en`` on lookups
         self._fatal: FatalAPIError | None = None
         self._gate = asyncio.Event()  # set once the first paid request has been answered
         self._probing = False
@@ -484,7 +493,7 @@ class MigoClient:
 
     async def _fetch_ruc(self, ruc: str, stopping: Callable[[], bool] | None = None) -> RucResult:
         asked = await self._ask(Operation.RUC, {"ruc": ruc}, _RUC_UNKNOWN, stopping=stopping)
-        result = RucResult(ruc, *asked)
+        result = RucResult(ruc, *asked, queried_at=self.clock.now())
         await self.cache.keep_ruc(result)
         return result
 
@@ -502,6 +511,7 @@ class MigoClient:
             entries = {}
         results: list[RucResult] = []
         missing: list[str] = []
+        answered = self.clock.now()
         for ruc in rucs:
             entry = entries.get(ruc)
             success = entry.get("success") if entry is not None else None
@@ -509,10 +519,10 @@ class MigoClient:
                 missing.append(ruc)
                 continue
             if success:
-                result = RucResult(ruc, Status.VALID, "", entry)
+                result = RucResult(ruc, Status.VALID, "", entry, queried_at=answered)
             else:
                 reason = _unknown(_RUC_UNKNOWN, entry.get("message"))
-                result = RucResult(ruc, Status.NOT_FOUND, reason)
+                result = RucResult(ruc, Status.NOT_FOUND, reason, queried_at=answered)
             results.append(result)
         await asyncio.gather(*(self.cache.keep_ruc(result) for result in results))
         if missing:
@@ -574,35 +584,22 @@ class MigoClient:
         up once; results keep the order of first appearance. Malformed RUCs are
         answered locally, cached answers from the cache. A rejected token or
         exhausted credits does not raise: the summary's ``fatal`` is set and
-        the values left unanswered are in ``errors``.
+        the values left unanswered are in ``errors``. This is ``settle`` (the
+        engine of ``migo masivo``) with the rows kept in a list.
         """
         started = time.monotonic()
         if isinstance(values, AsyncIterable):
             values = [value async for value in values]
-        settled: dict[str, RucResult | None] = {}  # by RucCheck.key, in order of appearance
-        for value in values:
-            check = check_ruc(value)
-            if check is not None and check.key not in settled:
-                settled[check.key] = (
-                    None if check.valid else RucResult.rejected(check.raw, check.reason)
-                )
-        pending = [key for key, result in settled.items() if result is None]
-        fatal: FatalAPIError | None = None
-        reason = "sin respuesta de APIMIGO"
-        try:
-            async for position, result in self.stream(pending, mode=mode):
-                settled[pending[position]] = result
-        except FatalAPIError as exc:
-            fatal = exc
-            reason = f"no consultado: {exc}"
-        except ServiceUnavailableError as exc:  # the rest are errors: complete is False
-            reason = f"no consultado: {exc}"
-        results = [
-            result or RucResult(key, Status.ERROR, reason, origin=Origin.LOCAL)
-            for key, result in settled.items()
-        ]
+        results: list[RucResult] = []
+
+        def lookup(
+            checks: Sequence[RucCheck], arrived: Callable[[RucResult], None]
+        ) -> AsyncGenerator[tuple[int, RucResult]]:
+            return self.stream(checks, mode=mode, ordered=True, on_result=arrived)
+
+        settled = await settle(Plan.of(values), lookup, lambda _, r: results.append(r))
         duration_ms = round((time.monotonic() - started) * 1000)
-        return LookupSummary(results, duration_ms, fatal)
+        return LookupSummary(results, duration_ms, settled=settled)
 
     # -- the other services (SPEC §1) --------------------------------------------
 
@@ -916,6 +913,7 @@ class _Stream:
     async def _feed(self, values: Iterable[object] | AsyncIterable[object]) -> None:
         job: _Job = []
         cache = self.client.cache
+        clock = self.client.clock
         seq = 0
         try:
             async for position, value in _enumerate(values):
@@ -931,7 +929,7 @@ class _Stream:
                     break
                 seq += 1
                 if not check.valid:
-                    local = RucResult.rejected(check.raw, check.reason)
+                    local = RucResult.rejected(check.raw, check.reason, clock.now())
                     self._emit(seq - 1, position, local)
                     continue
                 cached = cache.get_ruc(check.ruc)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
@@ -23,47 +22,37 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from migo_cli.models import Origin, RucResult, Status
+from migo_cli.models import RucResult, Status
 from migo_cli.numfmt import format_number
+from migo_cli.settle import Tally
 
-__all__ = ["LogProgress", "NullProgress", "ProgressReporter", "RichProgress", "Tally"]
+__all__ = ["LogProgress", "NullProgress", "ProgressReporter", "RichProgress", "describe"]
 
 
-class Tally:
-    """Running counts per ``estado_consulta``, fit / unfit to invoice, and cache hits."""
-
-    def __init__(self) -> None:
-        self.by_status: Counter[Status] = Counter()
-        self.fit = 0
-        self.from_cache = 0
-        self.done = 0
-
-    def add(self, result: RucResult) -> None:
-        self.by_status[result.status] += 1
-        self.done += 1
-        if result.billable:
-            self.fit += 1
-        if result.origin is Origin.CACHE:
-            self.from_cache += 1
-
-    def describe(self) -> str:
-        """What the user came for first: how many RUCs can go on an invoice, how many not."""
-        unfit = self.by_status[Status.VALID] - self.fit
-        parts = [
-            f"aptos {format_number(self.fit)}",
-            f"no aptos {format_number(unfit)}",
-            f"no existe {format_number(self.by_status[Status.NOT_FOUND])}",
-            f"formato inválido {format_number(self.by_status[Status.INVALID])}",
-            f"errores {format_number(self.by_status[Status.ERROR])}",
-        ]
-        if self.by_status[Status.UNCHECKED]:
-            parts.append(f"sin consultar {format_number(self.by_status[Status.UNCHECKED])}")
-        parts.append(f"de caché {format_number(self.from_cache)}")
-        return " · ".join(parts)
+def describe(tally: Tally) -> str:
+    """What the user came for first: how many RUCs can go on an invoice, how many not."""
+    by_status = tally.by_status
+    parts = [
+        f"aptos {format_number(tally.fit)}",
+        f"no aptos {format_number(by_status[Status.VALID] - tally.fit)}",
+        f"no existe {format_number(by_status[Status.NOT_FOUND])}",
+        f"formato inválido {format_number(by_status[Status.INVALID])}",
+        f"errores {format_number(by_status[Status.ERROR])}",
+    ]
+    if by_status[Status.UNCHECKED]:
+        parts.append(f"sin consultar {format_number(by_status[Status.UNCHECKED])}")
+    parts.append(f"de caché {format_number(tally.from_cache)}")
+    return " · ".join(parts)
 
 
 class ProgressReporter(Protocol):
-    def start(self, total: int) -> None: ...
+    """Shows a run as it goes, from the run's own ``Tally`` (never a count of its own).
+
+    ``start`` hands over the tally and the number of values; ``advance`` comes
+    after each result has been counted in it (``result`` is that one).
+    """
+
+    def start(self, total: int, tally: Tally) -> None: ...
     def advance(self, result: RucResult) -> None: ...
     def finish(self) -> None: ...
 
@@ -71,7 +60,7 @@ class ProgressReporter(Protocol):
 class NullProgress:
     """``-q``: nothing at all."""
 
-    def start(self, total: int) -> None:
+    def start(self, total: int, tally: Tally) -> None:
         pass
 
     def advance(self, result: RucResult) -> None:
@@ -98,12 +87,12 @@ class LogProgress:
         self._clock = clock
         self._started = self._last = 0.0
 
-    def start(self, total: int) -> None:
+    def start(self, total: int, tally: Tally) -> None:
         self.total = total
+        self.tally = tally
         self._started = self._last = self._clock()
 
     def advance(self, result: RucResult) -> None:
-        self.tally.add(result)
         now = self._clock()
         if now - self._last >= self.interval:
             self._last = now
@@ -122,7 +111,7 @@ class LogProgress:
             format_number(done),
             format_number(total),
             percent,
-            self.tally.describe(),
+            describe(self.tally),
             format_number(rate),
             left,
         )
@@ -148,13 +137,13 @@ class _RateColumn(ProgressColumn):
 class _BarAndTally(Progress):
     """The bar, and under it the counts: on one line they would not fit 80 columns."""
 
-    def __init__(self, tally: Tally, *columns: ProgressColumn, console: Console) -> None:
-        self.tally = tally  # before Progress starts asking for renderables
+    def __init__(self, *columns: ProgressColumn, console: Console) -> None:
+        self.tally = Tally()  # before Progress starts asking for renderables
         super().__init__(*columns, console=console, transient=False)
 
     def get_renderables(self) -> Iterable[RenderableType]:
         yield from super().get_renderables()
-        yield Text(self.tally.describe(), style="dim", overflow="fold")
+        yield Text(describe(self.tally), style="dim", overflow="fold")
 
 
 class RichProgress:
@@ -164,9 +153,7 @@ class RichProgress:
     _UPDATE_EVERY = 0.1
 
     def __init__(self, console: Console) -> None:
-        self.tally = Tally()
         self._progress = _BarAndTally(
-            self.tally,
             TextColumn("[bold]Consultando"),
             BarColumn(),
             _CountColumn(),
@@ -178,12 +165,16 @@ class RichProgress:
         self._shown = 0
         self._last = 0.0
 
-    def start(self, total: int) -> None:
+    def start(self, total: int, tally: Tally) -> None:
+        self._progress.tally = tally
         self._progress.update(self._task, total=total)
         self._progress.start()
 
+    @property
+    def tally(self) -> Tally:
+        return self._progress.tally
+
     def advance(self, result: RucResult) -> None:
-        self.tally.add(result)
         now = time.monotonic()
         if now - self._last >= self._UPDATE_EVERY:
             self._flush(now)

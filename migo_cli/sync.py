@@ -56,7 +56,7 @@ from migo_cli.config import (
 )
 from migo_cli.dialects import Dialect
 from migo_cli.models import AccountInfo, DniResult, ExchangeRate, LegalRepresentatives, RucResult
-from migo_cli.services import LookupSummary
+from migo_cli.settle import LookupSummary
 
 __all__ = ["Migo", "MigoSync"]
 

@@ -5,7 +5,7 @@ keeps all rows in memory. Every file format writes to a hidden temporary file
 next to the output (``temp_path_for``), flushes and fsyncs it, and only then
 ``os.replace``-s it onto the final name: a crash, a Ctrl-C or an exception never
 leaves a half-written output, and an existing output stays as it was until the
-new one is complete. ``lock_output`` keeps two runs from writing the same file.
+new one is complete. ``Output.lock()`` keeps two runs from writing the same file.
 
 Choices made here, beyond SPEC §4:
 
@@ -68,14 +68,15 @@ __all__ = [
     "STDOUT",
     "XLSX_MAX_ROWS",
     "Layout",
+    "Output",
     "ResultWriter",
     "SheetStyle",
-    "check_output",
-    "lock_output",
+    "default_output",
     "lock_path_for",
     "neutralise",
     "open_writer",
     "temp_path_for",
+    "write_summary",
 ]
 
 OUTPUT_FORMATS: tuple[str, ...] = (".xlsx", ".csv", ".jsonl", ".json")
@@ -176,8 +177,12 @@ def _scratch_dir_for(path: Path) -> Path:
     return path.with_name(f".{path.name}{_TEMP_SUFFIX}.d")
 
 
-def _is_stdout(destination: str | Path) -> bool:
-    return isinstance(destination, str) and destination == STDOUT
+def default_output(source: str | Path) -> str:
+    """``clientes.xlsx`` → ``clientes_resultado.xlsx`` beside it; stdin (``-``) → stdout (``-``)."""
+    if str(source) == STDOUT:
+        return STDOUT
+    path = Path(source)
+    return str(path.with_name(f"{path.stem}_resultado.xlsx"))
 
 
 def _resolve(destination: str | Path) -> Path:
@@ -191,14 +196,6 @@ def _resolve(destination: str | Path) -> Path:
             path=str(destination),
         )
     return path.resolve()
-
-
-def _check_parent(path: Path) -> None:
-    parent = path.parent
-    if not parent.exists():
-        raise OutputError(f"no existe la carpeta de salida: {parent}", path=str(path))
-    if not parent.is_dir():
-        raise OutputError(f"la ruta de salida no está en una carpeta: {parent}", path=str(path))
 
 
 _OS_REASONS: Final[Mapping[int, str]] = {
@@ -222,16 +219,17 @@ def _os_reason(exc: OSError) -> str:
     return reason or exc.strerror or type(exc).__name__
 
 
-def check_output(destination: str | Path) -> Path:
-    """Prove, before any paid call, that the output can be written.
+def _check_writable(path: Path) -> None:
+    """Prove that ``path`` can be written, without touching it.
 
-    Creates and removes the temporary file next to the output; an existing
-    output is never opened. Returns the resolved path (``Path("-")`` for stdout).
+    Creates and removes the temporary file next to it; an existing file is
+    never opened.
     """
-    if _is_stdout(destination):
-        return Path(STDOUT)
-    path = _resolve(destination)
-    _check_parent(path)
+    parent = path.parent
+    if not parent.exists():
+        raise OutputError(f"no existe la carpeta de salida: {parent}", path=str(path))
+    if not parent.is_dir():
+        raise OutputError(f"la ruta de salida no está en una carpeta: {parent}", path=str(path))
     if path.is_dir():
         raise OutputError(f"la salida es una carpeta, no un archivo: {path}", path=str(path))
     if path.exists() and not path.is_file():
@@ -254,63 +252,113 @@ def check_output(destination: str | Path) -> Path:
         raise OutputError(
             f"no se puede escribir la salida {path}: {_os_reason(exc)}", path=str(path)
         ) from None
-    return path
 
 
-# --- lock -------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Output:
+    """Where results go, checked once, before anything is paid for.
 
-
-@contextlib.contextmanager
-def lock_output(destination: str | Path) -> Iterator[None]:
-    """Hold the output's lock for a whole run; a second run gets OutputLockedError.
-
-    ``filelock.FileLock`` is an ``flock`` on POSIX (``LockFileEx`` on Windows): the
-    kernel drops it when the holder dies, so ``kill -9`` never blocks a rerun.
-    filelock 4.x never unlinks the lock file on POSIX; we unlink it ourselves,
-    *while still holding the lock* and only if the path still names the file we
-    locked. That is race-free because filelock 4.x checks after ``flock`` that the
-    file it locked is still linked, and gives up when it is not: a contender that
-    opened the old file can never hold it alongside one that created the new one.
-    (Unlinking *after* unlocking is the classic race, so we never do that.)
+    ``path`` is the resolved file, or None for standard output (``-``: JSONL,
+    no file, no lock); ``format`` is the extension that picks the writer
+    (``.jsonl`` for standard output). Built by ``parse`` (or ``summary``), then
+    handed as it is to ``lock()``, ``open_writer`` and ``write_summary``: none of
+    them resolves or probes the path again.
     """
-    if _is_stdout(destination):
-        yield
-        return
-    path = _resolve(destination)
-    _check_parent(path)  # filelock would create missing directories
-    lock_path = lock_path_for(path)
-    locked: list[os.stat_result] = []
-    lock = FileLock(
-        lock_path,
-        timeout=0,
-        thread_local=False,  # an asyncio run may release from another thread
-        # A native descriptor only: no soft (pid-file) fallback, which kill -9
-        # would leave behind.
-        on_acquired=lambda fd: locked.append(os.fstat(fd)),
-    )
-    try:
-        lock.acquire()
-    except Timeout:
-        raise OutputLockedError(
-            f"otra ejecución de migo está escribiendo {path}; "
-            "espere a que termine o elija otra salida con -o",
-            path=str(path),
-        ) from None
-    except OSError as exc:
-        raise OutputError(
-            f"no se puede bloquear la salida {path} ({lock_path.name}): {_os_reason(exc)}",
-            path=str(path),
-        ) from None
-    try:
-        yield
-    finally:
+
+    path: Path | None
+    format: str
+
+    @classmethod
+    def parse(cls, destination: str | Path | None, source: str | Path | None = None) -> Output:
+        """``destination`` checked: extension, folder, writable, not the input ``source``.
+
+        ``None`` means ``default_output(source)``. Raises ``OutputError`` (a
+        one-line Spanish message) when results could not be written there.
+        """
+        if destination is None:
+            if source is None:
+                raise ValueError("an output needs a destination or a source to name it after")
+            destination = default_output(source)
+        if isinstance(destination, str) and destination == STDOUT:
+            return cls(None, ".jsonl")
+        path = _resolve(destination)
+        _check_writable(path)
+        if source is not None and Path(source).resolve() == path:
+            raise OutputError(
+                f"la salida {path} es el mismo archivo de entrada; elija otra con -o", str(path)
+            )
+        return cls(path, path.suffix.lower())
+
+    @classmethod
+    def summary(cls, destination: str | Path) -> Output:
+        """The ``--json-resumen`` file: JSON whatever its name, never standard output."""
+        path = Path(destination).resolve()
         try:
-            if locked and sys.platform != "win32":  # Windows: filelock unlinks it itself
-                with contextlib.suppress(OSError):
-                    if os.path.samestat(os.stat(lock_path), locked[-1]):
-                        os.unlink(lock_path)
+            _check_writable(path)
+        except OutputError:
+            raise OutputError(
+                f"no se puede escribir el resumen en {destination}", str(destination)
+            ) from None
+        return cls(path, ".json")
+
+    @property
+    def is_stdout(self) -> bool:
+        return self.path is None
+
+    def __str__(self) -> str:
+        return STDOUT if self.path is None else str(self.path)
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the output's lock for a whole run; a second run gets OutputLockedError.
+
+        Standard output is never locked. ``filelock.FileLock`` is an ``flock`` on
+        POSIX (``LockFileEx`` on Windows): the kernel drops it when the holder
+        dies, so ``kill -9`` never blocks a rerun. filelock 4.x never unlinks the
+        lock file on POSIX; we unlink it ourselves, *while still holding the lock*
+        and only if the path still names the file we locked. That is race-free
+        because filelock 4.x checks after ``flock`` that the file it locked is
+        still linked, and gives up when it is not: a contender that opened the
+        old file can never hold it alongside one that created the new one.
+        (Unlinking *after* unlocking is the classic race, so we never do that.)
+        """
+        path = self.path
+        if path is None:
+            yield
+            return
+        lock_path = lock_path_for(path)
+        locked: list[os.stat_result] = []
+        lock = FileLock(
+            lock_path,
+            timeout=0,
+            thread_local=False,  # an asyncio run may release from another thread
+            # A native descriptor only: no soft (pid-file) fallback, which kill -9
+            # would leave behind.
+            on_acquired=lambda fd: locked.append(os.fstat(fd)),
+        )
+        try:
+            lock.acquire()
+        except Timeout:
+            raise OutputLockedError(
+                f"otra ejecución de migo está escribiendo {path}; "
+                "espere a que termine o elija otra salida con -o",
+                path=str(path),
+            ) from None
+        except OSError as exc:
+            raise OutputError(
+                f"no se puede bloquear la salida {path} ({lock_path.name}): {_os_reason(exc)}",
+                path=str(path),
+            ) from None
+        try:
+            yield
         finally:
-            lock.release()
+            try:
+                if locked and sys.platform != "win32":  # Windows: filelock unlinks it itself
+                    with contextlib.suppress(OSError):
+                        if os.path.samestat(os.stat(lock_path), locked[-1]):
+                            os.unlink(lock_path)
+            finally:
+                lock.release()
 
 
 # --- cell values --------------------------------------------------------------
@@ -341,11 +389,15 @@ def _as_text(value: Any) -> str:
 
 
 class _AtomicFile:
-    """A temporary file next to ``path`` that becomes ``path`` only on commit."""
+    """A temporary file next to ``path`` that becomes ``path`` only on commit.
 
-    def __init__(self, path: Path) -> None:
+    ``label`` names the file in error messages (``la salida X``, ``el resumen en X``).
+    """
+
+    def __init__(self, path: Path, label: str = "la salida") -> None:
         self.path = path
         self.temp = temp_path_for(path)
+        self.label = label
 
     def create(self) -> int:
         """Create the temp file afresh (a stale one from a killed run is dropped)."""
@@ -378,7 +430,7 @@ class _AtomicFile:
 
     def error(self, doing: str, exc: OSError, hint: str = "") -> OutputError:
         return OutputError(
-            f"{doing} la salida {self.path}: {_os_reason(exc)}{hint}", path=str(self.path)
+            f"{doing} {self.label} {self.path}: {_os_reason(exc)}{hint}", path=str(self.path)
         )
 
 
@@ -490,11 +542,7 @@ class _CsvWriter(_TextFileWriter):
         get = row.get
         for name in self._columns:
             value = get(name)
-            if type(value) is str:
-                if value and value[0] in _FORMULA_STARTS and value != "-":
-                    value = "'" + value
-                append(value)
-            elif value is True:
+            if value is True:
                 append(CSV_TRUE)
             elif value is False:
                 append(CSV_FALSE)
@@ -604,11 +652,9 @@ class _SheetSeries:
             if value is True or value is False:
                 sheet.write_boolean(r, col, value)
                 continue
-            text = value if type(value) is str else _as_text(value)
+            text = neutralise(_as_text(value))
             if not text:
                 continue
-            if text[0] in _FORMULA_STARTS and text != "-":
-                text = "'" + text
             write_string(r, col, text)
             if measure:
                 width = _text_width(text)
@@ -747,11 +793,18 @@ class _XlsxWriter:
         if self._done:
             return
         self._done = True
-        # The workbook is never closed: close its per-sheet scratch files by hand
-        # (what Workbook.close() does) so that the directory can go.
+        # xlsxwriter cannot drop a workbook: its one public exit, close(), would first
+        # assemble the whole file (seconds to minutes after a long run, on a path that
+        # must be quick: a second Ctrl-C). So the workbook is left unclosed, and each
+        # sheet's constant_memory scratch file (``row_data_fh``: not a private name, but
+        # not documented either; if it goes, the collector closes the files) is closed
+        # here, so that the directory can go (Windows) and no open file is left for the
+        # garbage collector to warn about.
         for sheet in self._book.worksheets():
-            with contextlib.suppress(Exception):
-                sheet._opt_close()
+            scratch = getattr(sheet, "row_data_fh", None)
+            if scratch is not None:
+                with contextlib.suppress(OSError):
+                    scratch.close()
         shutil.rmtree(self._scratch, ignore_errors=True)
         self._target.discard()
 
@@ -770,21 +823,26 @@ def _flat(summary: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
 
 
 def open_writer(
-    destination: str | Path,
+    output: Output | str | Path,
     *,
     columns: Sequence[str],
     layout: Layout = "split",
     stdout: TextIO | None = None,
     style: SheetStyle | None = None,
 ) -> ResultWriter:
-    """A writer for ``destination``, chosen by its extension (``-``: JSONL to stdout).
+    """A writer for ``output``, chosen by its format (standard output: JSONL).
 
-    ``columns`` orders the ``.xlsx``/``.csv`` tables; JSON formats write every key
-    of each row. Take ``lock_output`` first: this replaces a stale temp file.
+    A path (or ``-``) is checked with ``Output.parse`` first; an ``Output`` is
+    taken as checked. ``columns`` orders the ``.xlsx``/``.csv`` tables; JSON
+    formats write every key of each row. Take ``Output.lock()`` first: this
+    replaces a stale temp file.
     """
     if layout not in ("split", "single"):
         raise ValueError(f"unknown layout: {layout!r}")
-    if _is_stdout(destination):
+    if not isinstance(output, Output):
+        output = Output.parse(output)
+    path = output.path
+    if path is None:
         if stdout is None:
             stdout = sys.stdout
             encoding = (getattr(stdout, "encoding", None) or "").lower().replace("-", "")
@@ -792,12 +850,29 @@ def open_writer(
                 with contextlib.suppress(ValueError, OSError):
                     stdout.reconfigure(encoding="utf-8")
         return _StdoutWriter(stdout)
-    path = check_output(destination)
-    suffix = path.suffix.lower()
-    if suffix == ".jsonl":
+    if output.format == ".jsonl":
         return _JsonlWriter(path)
-    if suffix == ".json":
+    if output.format == ".json":
         return _JsonArrayWriter(path)
-    if suffix == ".csv":
+    if output.format == ".csv":
         return _CsvWriter(path, columns)
     return _XlsxWriter(path, columns, layout, style or SheetStyle())
+
+
+def write_summary(output: Output, summary: Mapping[str, Any]) -> None:
+    """``summary`` as indented JSON, written atomically like every output (fsync, rename)."""
+    path = output.path
+    if path is None:
+        raise ValueError("a summary is written to a file")
+    data = json.dumps(summary, ensure_ascii=False, indent=2) + "\n"
+    target = _AtomicFile(path, "el resumen en")
+    fd = target.create()
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+    except OSError as exc:
+        target.discard()
+        raise target.error("no se pudo escribir", exc) from None
+    target.commit(synced=True)

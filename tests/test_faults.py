@@ -36,7 +36,7 @@ from migo_cli.client import MigoClient, cache_scope_for
 from migo_cli.config import Retry
 from migo_cli.models import UPSTREAM_FIELDS
 from migo_cli.simulator import Exchange, SimulatorConfig, SimulatorThread, ruc_answer
-from migo_cli.writers import lock_output
+from migo_cli.writers import Output
 from tests.conftest import TOKEN, as_plain_user, make_rucs
 
 pytestmark = pytest.mark.faults
@@ -622,7 +622,7 @@ def test_locked_output_is_refused_before_any_request(ws: Workspace) -> None:
     """Not even the free ``/account`` credit check: the lock comes first."""
     ws.fresh_upstream()
     output = ws.root / "out.xlsx"
-    with lock_output(output):  # what a running migo holds
+    with Output.parse(output).lock():  # what a running migo holds
         blocked = ws.run(ws.write_rucs(make_rucs(5)), output)
 
     assert blocked.code == 2, blocked.err

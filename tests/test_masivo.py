@@ -37,7 +37,7 @@ from migo_cli.simulator import (
     RUC_SUSPENSION_TEMPORAL,
     SimulatorThread,
 )
-from migo_cli.writers import lock_output, lock_path_for
+from migo_cli.writers import Output, lock_path_for
 from tests.conftest import TOKEN, make_rucs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -1181,7 +1181,7 @@ def test_locked_output_is_refused_before_any_request(env: Path, sim: SimulatorTh
     source = str(_ok_csv(env))
     out = env / "resultado.xlsx"
 
-    with lock_output(out):
+    with Output.parse(out).lock():
         result = masivo(sim, source, "-o", str(out))
 
     assert_clean_exit(result, 2)
@@ -1204,7 +1204,7 @@ def test_an_existing_output_survives_a_refused_run(env: Path, sim: SimulatorThre
     out = env / "resultado.csv"
     out.write_text("versión anterior\n", encoding="utf-8")
 
-    with lock_output(out):
+    with Output.parse(out).lock():
         assert_clean_exit(masivo(sim, source, "-o", str(out)), 2)
 
     assert out.read_text(encoding="utf-8") == "versión anterior\n"

@@ -15,6 +15,7 @@ from rich.console import Console
 
 from migo_cli.models import Origin, RucResult, Status
 from migo_cli.progress import LogProgress, RichProgress
+from migo_cli.settle import Tally
 from tests.conftest import FakeClock, make_rucs
 
 RUCS = make_rucs(10)
@@ -38,8 +39,10 @@ def test_rich_bar_on_a_terminal_shows_the_count_and_the_states() -> None:
     assert console.is_terminal
     reporter = RichProgress(console)
 
-    reporter.start(len(RESULTS))
+    tally = Tally()
+    reporter.start(len(RESULTS), tally)
     for result in RESULTS:
+        tally.add(result)  # the run counts; the reporter only reads the run's tally
         reporter.advance(result)
     reporter.finish()
 
@@ -62,12 +65,15 @@ def test_plain_log_line_at_most_once_per_interval(caplog: pytest.LogCaptureFixtu
     reporter = LogProgress(logger, interval=5.0, clock=clock)
 
     with caplog.at_level(logging.INFO, logger=logger.name):
-        reporter.start(len(RESULTS))
+        tally = Tally()
+        reporter.start(len(RESULTS), tally)
         for result in RESULTS[:3]:  # a burst at one instant: no line
+            tally.add(result)
             reporter.advance(result)
         assert caplog.messages == []
         for result in RESULTS[3:]:  # then one a second: a line every fifth second
             clock.advance(1.0)
+            tally.add(result)
             reporter.advance(result)
         reporter.finish()  # always says where the run ended
 

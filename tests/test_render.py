@@ -20,6 +20,7 @@ from migo_cli.cli import app
 from migo_cli.models import Origin, RucResult, Status
 from migo_cli.numfmt import format_number
 from migo_cli.progress import LogProgress, RichProgress
+from migo_cli.settle import Tally
 from migo_cli.simulator import RUC_ACTIVO_HABIDO, RUC_BAJA_DE_OFICIO, make_rucs
 
 runner = CliRunner()
@@ -326,8 +327,10 @@ def test_progress_bar_on_a_terminal_shows_aptos_and_fits_80_columns() -> None:
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=True, width=80, color_system="standard")
     progress = RichProgress(console)
-    progress.start(3)
+    tally = Tally()
+    progress.start(3, tally)
     for result in progress_results():
+        tally.add(result)
         progress.advance(result)
     progress.finish()
 
@@ -346,9 +349,11 @@ def test_progress_log_line_counts_with_thousands_separators(
 ) -> None:
     logger = logging.getLogger("test.progress")
     progress = LogProgress(logger, interval=3600)  # one line: the one finish() writes
-    progress.start(2000)
+    tally = Tally()
+    progress.start(2000, tally)
     fit = valid("20100038146")
     for _ in range(2000):
+        tally.add(fit)
         progress.advance(fit)
     with caplog.at_level(logging.INFO, logger="test.progress"):
         progress.finish()

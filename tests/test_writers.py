@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import csv
 import io
@@ -20,13 +21,13 @@ import pytest
 from openpyxl.utils import get_column_letter
 
 from migo_cli import writers
+from migo_cli.batch import BatchJob, run_batch
 from migo_cli.exceptions import OutputError, OutputLockedError
 from migo_cli.models import OUTPUT_COLUMNS, Origin, RucResult, Status
 from migo_cli.writers import (
     OUTPUT_FORMATS,
+    Output,
     SheetStyle,
-    check_output,
-    lock_output,
     lock_path_for,
     neutralise,
     open_writer,
@@ -507,80 +508,80 @@ def test_temp_path_is_hidden_sibling() -> None:
     assert lock_path_for(path) == Path("/datos/.resultado.xlsx.lock")
 
 
-# --- check_output -------------------------------------------------------------------
+# --- Output.parse ---------------------------------------------------------------------
 
 
-def test_check_output_accepts_and_touches_nothing(tmp_path: Path) -> None:
+def test_output_accepts_and_touches_nothing(tmp_path: Path) -> None:
     out = tmp_path / "resultado.XLSX"
-    assert check_output(out) == out.resolve()
+    assert Output.parse(out).path == out.resolve()
     assert list(tmp_path.iterdir()) == []
 
     out.write_bytes(b"keep me")
     before = out.stat()
-    assert check_output(str(out)) == out
+    assert Output.parse(str(out)).path == out
     assert out.read_bytes() == b"keep me"
     assert out.stat().st_mtime_ns == before.st_mtime_ns
     assert leftovers(tmp_path, out.name) == []
-    assert check_output("-") == Path("-")
+    assert Output.parse("-").path is None
 
 
-def test_check_output_leaves_a_running_temp_file_alone(tmp_path: Path) -> None:
+def test_output_leaves_a_running_temp_file_alone(tmp_path: Path) -> None:
     out = tmp_path / "resultado.csv"
     temp_path_for(out).write_bytes(b"another run is writing this")
-    check_output(out)
+    Output.parse(out)
     assert temp_path_for(out).read_bytes() == b"another run is writing this"
     assert leftovers(tmp_path, out.name) == [temp_path_for(out).name]
 
 
-def test_check_output_unknown_extension(tmp_path: Path) -> None:
+def test_output_unknown_extension(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match=r"\.xlsx, \.csv, \.jsonl o \.json") as info:
-        check_output(tmp_path / "resultado.txt")
+        Output.parse(tmp_path / "resultado.txt")
     assert "\n" not in str(info.value)
     with pytest.raises(OutputError):
-        check_output(tmp_path / "sin_extension")
+        Output.parse(tmp_path / "sin_extension")
 
 
-def test_check_output_missing_directory(tmp_path: Path) -> None:
+def test_output_missing_directory(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="no existe la carpeta") as info:
-        check_output(tmp_path / "no" / "hay" / "resultado.xlsx")
+        Output.parse(tmp_path / "no" / "hay" / "resultado.xlsx")
     assert info.value.path is not None
     assert not (tmp_path / "no").exists()
 
 
-def test_check_output_directory(tmp_path: Path) -> None:
+def test_output_directory(tmp_path: Path) -> None:
     folder = tmp_path / "carpeta.xlsx"
     folder.mkdir()
     with pytest.raises(OutputError, match="es una carpeta"):
-        check_output(folder)
+        Output.parse(folder)
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
-def test_check_output_not_a_regular_file(tmp_path: Path) -> None:
+def test_output_not_a_regular_file(tmp_path: Path) -> None:
     fifo = tmp_path / "tubo.csv"
     os.mkfifo(fifo)
     with pytest.raises(OutputError, match="archivo común"):
-        check_output(fifo)
+        Output.parse(fifo)
 
 
-def test_check_output_under_a_regular_file(tmp_path: Path) -> None:
+def test_output_under_a_regular_file(tmp_path: Path) -> None:
     plain = tmp_path / "archivo"
     plain.write_text("x")
     with pytest.raises(OutputError):
-        check_output(plain / "resultado.csv")
+        Output.parse(plain / "resultado.csv")
 
 
 CHECK_OUTPUT = """
 import sys
 from migo_cli.exceptions import OutputError
-from migo_cli.writers import check_output
+from migo_cli.writers import Output
 try:
-    check_output(sys.argv[1])
+    Output.parse(sys.argv[1])
 except OutputError as exc:
     sys.exit(str(exc))
 """
 
 
-def test_check_output_read_only_directory(tmp_path: Path) -> None:
+def test_output_read_only_directory(tmp_path: Path) -> None:
     """Checked by a child that has no root powers even when we are root (CI)."""
     locked = tmp_path / "solo_lectura"
     locked.mkdir()
@@ -600,7 +601,7 @@ def test_check_output_read_only_directory(tmp_path: Path) -> None:
     assert list(locked.iterdir()) == []  # not even a probe file left behind
 
 
-def test_check_output_unwritable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_output_unwritable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Works as root too: the directory refuses every new file."""
     real_open = os.open
 
@@ -611,7 +612,125 @@ def test_check_output_unwritable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(os, "open", refuse)
     with pytest.raises(OutputError, match="permiso denegado"):
-        check_output(tmp_path / "resultado.json")
+        Output.parse(tmp_path / "resultado.json")
+
+
+def test_output_stdout_is_jsonl_without_a_file() -> None:
+    for output in (Output.parse("-"), Output.parse(None, "-")):  # ``-o -``, or stdin's default
+        assert output.is_stdout
+        assert (output.path, output.format, str(output)) == (None, ".jsonl", "-")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("r.xlsx", ".xlsx"),
+        ("r.csv", ".csv"),
+        ("r.jsonl", ".jsonl"),
+        ("r.json", ".json"),
+        ("R.JSONL", ".jsonl"),
+    ],
+)
+def test_output_format_is_the_extension(tmp_path: Path, name: str, expected: str) -> None:
+    output = Output.parse(tmp_path / name)
+    assert (output.path, output.format) == ((tmp_path / name).resolve(), expected)
+    assert str(output) == str((tmp_path / name).resolve())
+
+
+def test_output_unknown_extension_is_one_spanish_line(tmp_path: Path) -> None:
+    with pytest.raises(OutputError) as info:
+        Output.parse(tmp_path / "resultado.pdf")
+    assert str(info.value) == (
+        f"formato de salida no soportado: {str(tmp_path / 'resultado.pdf')!r} "
+        "(use .xlsx, .csv, .jsonl o .json, o - para JSONL por la salida estándar)"
+    )
+
+
+def test_output_default_is_beside_the_input(tmp_path: Path) -> None:
+    output = Output.parse(None, tmp_path / "clientes.csv")
+    assert output.path == (tmp_path / "clientes_resultado.xlsx").resolve()
+    assert output.format == ".xlsx"
+
+
+def test_output_same_as_the_input_is_refused(tmp_path: Path) -> None:
+    source = tmp_path / "lista.csv"
+    source.write_text("RUC\n20100038146\n", encoding="utf-8")
+    with pytest.raises(OutputError, match="es el mismo archivo de entrada"):
+        Output.parse(tmp_path / "." / "lista.csv", source)
+    assert source.read_text(encoding="utf-8") == "RUC\n20100038146\n"
+    assert leftovers(tmp_path, source.name) == []
+
+
+def test_summary_output_any_name_checked_before_the_run(tmp_path: Path) -> None:
+    assert Output.summary(tmp_path / "resumen.txt").format == ".json"
+    with pytest.raises(OutputError, match="no se puede escribir el resumen en"):
+        Output.summary(tmp_path / "no-existe" / "resumen.json")
+    folder = tmp_path / "carpeta"
+    folder.mkdir()
+    with pytest.raises(OutputError, match="no se puede escribir el resumen en"):
+        Output.summary(folder)
+
+
+def test_summary_is_written_atomically_and_synced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "resumen.json"
+    path.write_text("anterior", encoding="utf-8")
+    output = Output.summary(path)
+    synced: list[int] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+
+    writers.write_summary(output, {"total": 2, "salida": "año.xlsx", "completo": True})
+
+    assert json.loads(path.read_text(encoding="utf-8")) == {
+        "total": 2,
+        "salida": "año.xlsx",
+        "completo": True,
+    }
+    assert len(synced) >= 2  # the file before the rename, and its directory after
+    assert leftovers(tmp_path, path.name) == []
+
+
+def test_summary_that_cannot_be_written_keeps_the_old_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "resumen.json"
+    path.write_text("anterior", encoding="utf-8")
+    output = Output.summary(path)
+
+    def full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OutputError, match=r"no se pudo escribir el resumen en .*no queda espacio"):
+        writers.write_summary(output, {"total": 1})
+    assert path.read_text(encoding="utf-8") == "anterior"
+    assert leftovers(tmp_path, path.name) == []
+
+
+def test_a_run_checks_its_output_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "rucs.csv"
+    source.write_text("RUC\n20100038146\n", encoding="utf-8")
+    checked: list[Path] = []
+    real_check = writers._check_writable
+
+    def counting(path: Path) -> None:
+        checked.append(path)
+        real_check(path)
+
+    monkeypatch.setattr(writers, "_check_writable", counting)
+    job = BatchJob(source, tmp_path / "r.csv", validate_only=True)
+    report = asyncio.run(run_batch(job))
+
+    assert checked == [(tmp_path / "r.csv").resolve()]
+    assert report.output == str((tmp_path / "r.csv").resolve())
+    assert (tmp_path / "r.csv").is_file()
 
 
 # --- lock -----------------------------------------------------------------------
@@ -619,31 +738,31 @@ def test_check_output_unwritable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 def test_lock_is_exclusive_and_released(tmp_path: Path) -> None:
     out = tmp_path / "resultado.xlsx"
-    with lock_output(out):
+    with Output.parse(out).lock():
         with pytest.raises(OutputLockedError, match=r"resultado\.xlsx") as info:  # noqa: SIM117
-            with lock_output(str(out)):
+            with Output.parse(str(out)).lock():
                 pytest.fail("two holders")
         assert "\n" not in str(info.value)
         assert isinstance(info.value, OutputError)
-    with lock_output(out):  # released: the next run gets it
+    with Output.parse(out).lock():  # released: the next run gets it
         pass
     assert list(tmp_path.iterdir()) == []  # the lock file goes with the lock
 
 
 def test_lock_released_when_the_run_fails(tmp_path: Path) -> None:
     out = tmp_path / "resultado.csv"
-    with pytest.raises(RuntimeError), lock_output(out):
+    with pytest.raises(RuntimeError), Output.parse(out).lock():
         raise RuntimeError("run failed")
-    with lock_output(out):
+    with Output.parse(out).lock():
         pass
 
 
 def test_lock_stdout_and_missing_directory(tmp_path: Path) -> None:
-    with lock_output("-"), lock_output("-"):
+    with Output.parse("-").lock(), Output.parse("-").lock():
         pass
     with (
         pytest.raises(OutputError, match="no existe la carpeta"),
-        lock_output(tmp_path / "no" / "resultado.csv"),
+        Output.parse(tmp_path / "no" / "resultado.csv").lock(),
     ):
         pass
     assert not (tmp_path / "no").exists()
@@ -651,8 +770,8 @@ def test_lock_stdout_and_missing_directory(tmp_path: Path) -> None:
 
 HOLD_LOCK = """
 import sys, time
-from migo_cli.writers import lock_output
-with lock_output(sys.argv[1]):
+from migo_cli.writers import Output
+with Output.parse(sys.argv[1]).lock():
     print("locked", flush=True)
     time.sleep(120)
 """
@@ -672,12 +791,12 @@ def test_lock_of_a_killed_run_does_not_block(tmp_path: Path) -> None:
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "locked"
-        with pytest.raises(OutputLockedError), lock_output(out):
+        with pytest.raises(OutputLockedError), Output.parse(out).lock():
             pass
         os.kill(proc.pid, signal.SIGKILL)
         assert proc.wait(timeout=10) == -signal.SIGKILL
         assert lock_path_for(out).exists()  # left behind by kill -9 ...
-        with lock_output(out):  # ... yet it blocks nothing
+        with Output.parse(out).lock():  # ... yet it blocks nothing
             pass
     finally:
         if proc.poll() is None:
