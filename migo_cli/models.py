@@ -180,8 +180,9 @@ class Clock:
         return self._stamp
 
 
-def _normal(value: object) -> str:
-    return " ".join(value.split()).upper() if isinstance(value, str) else ""
+def upstream_label(value: object) -> str:
+    """An estado or condición as SPEC §1 compares it: blanks trimmed and folded, upper-cased."""
+    return " ".join(str(value).split()).upper() if value is not None else ""
 
 
 @dataclass(slots=True)
@@ -216,8 +217,8 @@ class RucResult:
         """
         return (
             self.status is Status.VALID
-            and _normal(self.data.get("estado_del_contribuyente")) == "ACTIVO"
-            and _normal(self.data.get("condicion_de_domicilio")) == "HABIDO"
+            and upstream_label(self.data.get("estado_del_contribuyente")) == "ACTIVO"
+            and upstream_label(self.data.get("condicion_de_domicilio")) == "HABIDO"
         )
 
     @property
@@ -230,10 +231,10 @@ class RucResult:
         """
         if self.status is not Status.VALID or self.billable:
             return None
-        state = _normalised(self.data.get("estado_del_contribuyente"))
+        state = upstream_label(self.data.get("estado_del_contribuyente"))
         if state != "ACTIVO":
             return state or "SIN ESTADO"
-        condition = _normalised(self.data.get("condicion_de_domicilio"))
+        condition = upstream_label(self.data.get("condicion_de_domicilio"))
         if condition != "HABIDO":
             return condition or "SIN CONDICIÓN"
         # Spelled differently from what ``billable`` compares (spaces, case): say it as sent.
@@ -254,11 +255,6 @@ class RucResult:
             if key not in _NOT_DATA and key not in row:
                 row[key] = value
         return row
-
-
-def _normalised(value: Any) -> str:
-    """An upstream label compared as SPEC §4 says: trimmed, upper-cased."""
-    return " ".join(str(value or "").split()).upper()
 
 
 # -- APIMIGO's other services: DNI, representatives, exchange rates, the account ------

@@ -25,6 +25,7 @@ from migo_cli.models import (
     Origin,
     RucResult,
     Status,
+    upstream_label,
 )
 from migo_cli.numfmt import format_number
 
@@ -109,14 +110,9 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
-def _label(value: Any) -> str:
-    """An upstream label as SPEC §4 compares it: trimmed, upper-cased."""
-    return " ".join(_text(value).split()).upper()
-
-
 def state_style(value: Any) -> str:
     """ACTIVO green; a baja red; anything else (suspensión...) yellow."""
-    state = _label(value)
+    state = upstream_label(value)
     if state == "ACTIVO":
         return "green"
     return "red" if state.startswith("BAJA") else "yellow"
@@ -124,7 +120,7 @@ def state_style(value: Any) -> str:
 
 def condition_style(value: Any) -> str:
     """HABIDO green; NO HABIDO red; anything else (NO HALLADO, PENDIENTE...) yellow."""
-    condition = _label(value)
+    condition = upstream_label(value)
     if condition == "HABIDO":
         return "green"
     return "red" if condition == "NO HABIDO" else "yellow"
