@@ -138,6 +138,7 @@ class BatchReport:
             "salida": self.output,
             "completo": self.complete,
             "aptos": tally.fit,
+            "cambios": len(tally.changes),
             "no_aptos": sum(tally.unfit.values()),
             "no_aptos_por_motivo": dict(sorted(tally.unfit.items(), key=lambda kv: -kv[1])),
         }
@@ -211,6 +212,9 @@ async def run_batch(
         except BaseException:
             writer.abort()
             raise
+        if client is not None and client.history is not None:
+            # Published: these changes were shown; a rerun from the cache repeats none.
+            client.history.delivered(ruc for _, ruc, _ in report.tally.changes)
     return report
 
 

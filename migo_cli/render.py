@@ -32,6 +32,7 @@ from migo_cli.numfmt import format_number
 if TYPE_CHECKING:  # the commands that show them have loaded them; --help need not
     from migo_cli.batch import BatchReport
     from migo_cli.diagnostics import Diagnosis
+    from migo_cli.history import HistoryEntry
 
 __all__ = [
     "TerminalLogHandler",
@@ -40,6 +41,7 @@ __all__ = [
     "dni_table",
     "dry_run_message",
     "exchange_rates_table",
+    "history_table",
     "representatives",
     "ruc_card",
     "ruc_results",
@@ -282,6 +284,30 @@ def dni_table(results: Sequence[DniResult], notice: str | None = None) -> Table:
         table.add_column(header, overflow="fold")
     for r in results:
         table.add_row(Text(r.dni), _status(r.status), Text(r.name), Text(r.reason))
+    return table
+
+
+def history_table(ruc: str, entries: Sequence[HistoryEntry]) -> Table:
+    """One RUC's timeline, oldest first: each row is what it was from that date on."""
+    table = _table(None, title=f"Historial del RUC {ruc}")
+    table.add_column("Desde", no_wrap=True)
+    table.add_column("Estado", no_wrap=True)
+    table.add_column("Condición", no_wrap=True)
+    for header in ("Razón social", "Dirección"):
+        table.add_column(header, overflow="fold")
+    for entry in entries:
+        if not entry.existe:
+            gone = Text("no existe en SUNAT", style="yellow")
+            table.add_row(Text(_when(entry.fecha)), gone, Text(""), Text(""), Text(""))
+            continue
+        state, condition = entry.estado_del_contribuyente, entry.condicion_de_domicilio
+        table.add_row(
+            Text(_when(entry.fecha)),
+            Text(_text(state), style=state_style(state)),
+            Text(_text(condition), style=condition_style(condition)),
+            Text(_text(entry.nombre_o_razon_social)),
+            Text(_text(entry.direccion)),
+        )
     return table
 
 

@@ -1,0 +1,163 @@
+"""Issue 13 end to end: ``cambio`` rows, the resumen count, history kept across runs.
+
+Two ``migo masivo`` runs against the simulator with SUNAT's data changed in
+between (``SimulatorConfig.overrides``) must report exactly the RUCs that
+changed; a third run, answered from the cache, reports none.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from migo_cli.cache import ResultCache
+from migo_cli.cli import app
+from migo_cli.client import MigoClient
+from migo_cli.history import HistoryStore
+from migo_cli.models import Status
+from migo_cli.simulator import (
+    RUC_ACTIVO_HABIDO,
+    RUC_BAJA_DE_OFICIO,
+    RUC_NO_EXISTE,
+    RUC_PERSONA_NATURAL,
+    SimulatorThread,
+)
+from tests.conftest import TOKEN
+from tests.test_masivo import assert_clean_exit, masivo, read_jsonl, read_summary
+
+runner = CliRunner()
+RUCS = [RUC_ACTIVO_HABIDO, RUC_NO_EXISTE, RUC_BAJA_DE_OFICIO, RUC_PERSONA_NATURAL]
+
+
+@pytest.fixture(autouse=True)
+def _restore_migo_logger() -> Iterator[None]:
+    """The CLI points the ``migo`` logger at CliRunner's stderr; put it back afterwards."""
+    logger = logging.getLogger("migo")
+    saved = (list(logger.handlers), logger.propagate, logger.level)
+    yield
+    logger.handlers[:], logger.propagate, logger.level = saved[0], saved[1], saved[2]
+
+
+def _input(directory: Path) -> Path:
+    path = directory / "rucs.txt"
+    path.write_text("\n".join(RUCS) + "\n", encoding="utf-8")
+    return path
+
+
+def _run(sim: SimulatorThread, source: Path, out: Path, *extra: str) -> list[dict[str, Any]]:
+    result = masivo(sim, str(source), "-o", str(out), "--json-resumen", f"{out}.json", *extra)
+    assert_clean_exit(result, 0)
+    return read_jsonl(out)
+
+
+def _changes(rows: list[dict[str, Any]]) -> dict[str, str]:
+    return {row["ruc"]: row["cambio"] for row in rows if row["cambio"]}
+
+
+def test_two_runs_report_exactly_what_changed_and_a_cached_third_run_nothing(
+    env: Path, sim: SimulatorThread
+) -> None:
+    source = _input(env)
+    first = _run(sim, source, env / "uno.jsonl")
+    assert all("cambio" in row for row in first)
+    assert _changes(first) == {}  # nothing was known before
+    assert read_summary(env / "uno.jsonl.json")["cambios"] == 0
+
+    sim.config.overrides = {
+        RUC_ACTIVO_HABIDO: {"condicion_de_domicilio": "NO HABIDO"},
+        RUC_PERSONA_NATURAL: {"nombre_o_razon_social": "OTRO NOMBRE SAC"},
+    }
+    second = _run(sim, source, env / "dos.jsonl", "--refrescar")
+    changes = _changes(second)
+    assert set(changes) == {RUC_ACTIVO_HABIDO, RUC_PERSONA_NATURAL}
+    assert changes[RUC_ACTIVO_HABIDO].startswith("condición: HABIDO → NO HABIDO (antes: ")
+    assert changes[RUC_PERSONA_NATURAL].startswith("razón social: ")
+    assert "→ OTRO NOMBRE SAC (antes: " in changes[RUC_PERSONA_NATURAL]
+    assert read_summary(env / "dos.jsonl.json")["cambios"] == 2
+
+    third = _run(sim, source, env / "tres.jsonl")
+    assert {row["origen"] for row in third if row["estado_consulta"] != "formato_invalido"} == {
+        "cache"
+    }
+    assert _changes(third) == {}
+    assert read_summary(env / "tres.jsonl.json")["cambios"] == 0
+
+    timeline = _historial(RUC_ACTIVO_HABIDO, "--json")
+    assert [e["condicion_de_domicilio"] for e in timeline] == ["HABIDO", "NO HABIDO"]
+    assert set(timeline[0]) == {
+        "fecha",
+        "existe",
+        "estado_del_contribuyente",
+        "condicion_de_domicilio",
+        "nombre_o_razon_social",
+        "direccion",
+    }
+    assert timeline[0]["existe"] is True
+    assert timeline[0]["fecha"] <= timeline[1]["fecha"]
+    gone = _historial(RUC_NO_EXISTE, "--json")
+    assert [(e["existe"], e["estado_del_contribuyente"]) for e in gone] == [(False, None)]
+    table = runner.invoke(app, ["historial", RUC_ACTIVO_HABIDO])
+    assert_clean_exit(table, 0)
+    assert "NO HABIDO" in table.stdout
+    assert f"Historial del RUC {RUC_ACTIVO_HABIDO}" in table.stdout
+
+    # ``cache limpiar`` leaves history alone; ``historial --borrar`` does not.
+    assert_clean_exit(runner.invoke(app, ["cache", "limpiar"]), 0)
+    assert len(_historial(RUC_ACTIVO_HABIDO, "--json")) == 2
+    erased = runner.invoke(app, ["historial", RUC_ACTIVO_HABIDO, "--borrar"])
+    assert_clean_exit(erased, 0)
+    assert "borradas: 2" in erased.stdout
+    assert _historial(RUC_ACTIVO_HABIDO, "--json") == []
+    assert len(_historial(RUC_PERSONA_NATURAL, "--json")) == 2
+    assert_clean_exit(runner.invoke(app, ["historial", "--borrar"]), 0)
+    assert _historial(RUC_PERSONA_NATURAL, "--json") == []
+
+
+def _historial(*args: str) -> Any:
+    result = runner.invoke(app, ["historial", *args])
+    assert_clean_exit(result, 0)
+    return json.loads(result.stdout)
+
+
+def test_historial_refuses_a_bad_ruc_or_no_ruc(env: Path) -> None:
+    for args in (["historial", "123"], ["historial"]):
+        result = runner.invoke(app, args)
+        assert_clean_exit(result, 2)
+        assert "Error:" in result.stderr
+
+
+def test_without_cache_no_history_is_kept(env: Path, sim: SimulatorThread) -> None:
+    source = _input(env)
+    _run(sim, source, env / "uno.jsonl", "--sin-cache")
+    sim.config.overrides = {RUC_ACTIVO_HABIDO: {"condicion_de_domicilio": "NO HABIDO"}}
+    rows = _run(sim, source, env / "dos.jsonl", "--sin-cache")
+    assert _changes(rows) == {}
+    assert not (env / "cache" / "historial.sqlite3").exists()
+
+
+async def test_library_rows_carry_the_change_and_the_timeline(
+    tmp_path: Path, sim: SimulatorThread
+) -> None:
+    with ResultCache(tmp_path, read=False) as cache, HistoryStore(tmp_path) as history:
+        async with MigoClient(TOKEN, base_url=sim.base_url, cache=cache, history=history) as c:
+            before = await c.lookup_batch(RUCS)
+            sim.config.overrides = {RUC_BAJA_DE_OFICIO: {"direccion": "AV. NUEVA 123"}}
+            after = await c.lookup_batch(RUCS)
+            single = await c.lookup_ruc(RUC_BAJA_DE_OFICIO)
+            timeline = c.history_of(RUC_BAJA_DE_OFICIO)
+        assert [r.change for r in before.results] == ["", "", "", ""]
+        changed = {r.ruc: r.change for r in after.results if r.change}
+        assert list(changed) == [RUC_BAJA_DE_OFICIO]
+        assert "dirección: " in changed[RUC_BAJA_DE_OFICIO]
+        assert after.to_dict()["validos"][1]["cambio"] == changed[RUC_BAJA_DE_OFICIO]
+        assert single.change == ""  # same answer again, and the change was delivered
+        assert [e.direccion for e in timeline][-1] == "AV. NUEVA 123"
+        assert len(timeline) == 2
+        assert [e.existe for e in history.timeline(RUC_NO_EXISTE)] == [False]
+        assert before.results[1].status is Status.NOT_FOUND
