@@ -366,6 +366,7 @@ class _Rows:
         self.enrich = enrich
         self.simulated = simulated
         self.kept: list[dict[str, Any]] = []
+        self.changed: list[tuple[int, int, dict[str, Any]]] = []  # (severity, position, row)
 
     def add(self, position: int, result: RucResult) -> None:
         row = result.to_row()
@@ -375,9 +376,13 @@ class _Rows:
             self.kept.append(row)
         else:
             self.writer.write(row)
+            if result.change:
+                self.changed.append((result.change_severity, position, row))
 
     def finish(self) -> None:
         if not self.enrich:
+            self.changed.sort(key=lambda item: item[:2])  # most serious first, then input order
+            self.writer.write_changes([row for _, _, row in self.changed])
             return
         frame = self.table.frame
         assert frame is not None

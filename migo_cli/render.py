@@ -401,6 +401,10 @@ def _count(value: int, style: str = "") -> Text:
     return Text(format_number(value), style=style if value else "")
 
 
+#: How many changes the final summary lists, most serious first; the rest are in the output.
+_CHANGES_LISTED = 10
+
+
 def summary_table(report: BatchReport) -> Table:
     """The run in figures, with what the user came for: how many RUCs can be invoiced."""
     summary = report.summary()
@@ -424,6 +428,13 @@ def summary_table(report: BatchReport) -> Table:
     row("No existen", _count(summary["no_existe"], "yellow"))
     row("Formato inválido", _count(summary["formato_invalido"], "yellow"))
     row("Errores", _count(summary["errores"], "bold red"))
+    changes = sorted(report.tally.changes)
+    row("Cambios", _count(summary["cambios"], "bold yellow" if changes else ""))
+    for _, ruc, change in changes[:_CHANGES_LISTED]:
+        table.add_row(Text(f"  {ruc}", style="yellow"), Text(change, justify="left"))
+    if len(changes) > _CHANGES_LISTED:
+        more = len(changes) - _CHANGES_LISTED
+        table.add_row(Text(f"  … y {format_number(more)} más (hoja o columna «cambio»)"), Text(""))
     row("Desde caché", _count(summary["desde_cache"]))
     row("Llamadas a la API", _count(summary["llamadas_api"]))
     row("Duración", Text(f"{format_number(summary['duracion_s'], 1)} s"))

@@ -29,7 +29,15 @@ from migo_cli.simulator import (
     SimulatorThread,
 )
 from tests.conftest import TOKEN
-from tests.test_masivo import assert_clean_exit, masivo, read_jsonl, read_summary
+from tests.test_masivo import (
+    assert_clean_exit,
+    masivo,
+    read_jsonl,
+    read_summary,
+    sheet_records,
+    summary_sheet,
+    workbook,
+)
 
 runner = CliRunner()
 RUCS = [RUC_ACTIVO_HABIDO, RUC_NO_EXISTE, RUC_BAJA_DE_OFICIO, RUC_PERSONA_NATURAL]
@@ -161,3 +169,38 @@ async def test_library_rows_carry_the_change_and_the_timeline(
         assert len(timeline) == 2
         assert [e.existe for e in history.timeline(RUC_NO_EXISTE)] == [False]
         assert before.results[1].status is Status.NOT_FOUND
+
+
+def test_xlsx_gets_a_cambios_sheet_most_serious_first_and_the_summary_lists_them(
+    env: Path, sim: SimulatorThread
+) -> None:
+    source = _input(env)
+    first = masivo(sim, str(source), "-o", "uno.xlsx")
+    assert_clean_exit(first, 0)
+    with workbook(env / "uno.xlsx") as book:
+        assert book.sheetnames == ["validos", "invalidos", "errores", "resumen"]
+
+    sim.config.overrides = {
+        RUC_PERSONA_NATURAL: {"nombre_o_razon_social": "OTRO NOMBRE SAC"},
+        RUC_BAJA_DE_OFICIO: {"direccion": "AV. NUEVA 123"},
+        RUC_ACTIVO_HABIDO: {"condicion_de_domicilio": "NO HABIDO"},
+    }
+    second = masivo(sim, str(source), "-o", "dos.xlsx", "--refrescar")
+    assert_clean_exit(second, 0)
+    with workbook(env / "dos.xlsx") as book:
+        assert book.sheetnames == ["validos", "invalidos", "errores", "cambios", "resumen"]
+        changed = sheet_records(book["cambios"])
+        assert [r["ruc"] for r in changed] == [
+            RUC_ACTIVO_HABIDO,  # NO HABIDO first, then the name, then the address
+            RUC_PERSONA_NATURAL,
+            RUC_BAJA_DE_OFICIO,
+        ]
+        assert all(r["cambio"] for r in changed)
+        valid = {r["ruc"]: r["cambio"] for r in sheet_records(book["validos"])}
+        assert {r["ruc"]: r["cambio"] for r in changed} == {k: v for k, v in valid.items() if v}
+        assert summary_sheet(book["resumen"])["cambios"] == 3
+    summary = " ".join(second.stderr.split())
+    assert "│ Cambios │ 3 │" in summary
+    for ruc in (RUC_ACTIVO_HABIDO, RUC_PERSONA_NATURAL, RUC_BAJA_DE_OFICIO):
+        assert ruc in second.stderr
+    assert "HABIDO → NO HABIDO" in summary
