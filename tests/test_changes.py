@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,9 +27,12 @@ from migo_cli.simulator import (
     RUC_BAJA_DE_OFICIO,
     RUC_NO_EXISTE,
     RUC_PERSONA_NATURAL,
+    SimulatorConfig,
     SimulatorThread,
+    ruc_answer,
 )
-from tests.conftest import TOKEN
+from tests.conftest import TOKEN, make_rucs
+from tests.test_faults import Workspace, wait_for
 from tests.test_masivo import (
     assert_clean_exit,
     masivo,
@@ -204,3 +208,82 @@ def test_xlsx_gets_a_cambios_sheet_most_serious_first_and_the_summary_lists_them
     for ruc in (RUC_ACTIVO_HABIDO, RUC_PERSONA_NATURAL, RUC_BAJA_DE_OFICIO):
         assert ruc in second.stderr
     assert "HABIDO → NO HABIDO" in summary
+
+
+# -- kill -9 in the middle of the run that finds the changes --------------------------------
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Iterator[Workspace]:
+    """``migo masivo`` as a real process against a recording simulator (as in test_faults)."""
+    with SimulatorThread(SimulatorConfig(token=TOKEN), journal=True) as thread:
+        yield Workspace(tmp_path, thread)
+
+
+def _changes_in(path: Path) -> dict[str, str]:
+    return {str(row["ruc"]): str(row["cambio"]) for row in read_jsonl(path) if row["cambio"]}
+
+
+def _night_then_news(ws: Workspace, source: Path, changed: dict[str, dict[str, str]]) -> None:
+    """A first night that records every RUC, then SUNAT's news for the next one."""
+    first = ws.run(source, ws.root / "noche-1.jsonl")
+    assert first.code == 0, first.err
+    ws.sim.config.overrides = changed
+
+
+def _fit(ruc: str) -> bool:
+    """Found, ACTIVO and HABIDO on the simulator: any override below is then a change."""
+    answer = ruc_answer(ruc)
+    return answer is not None and (
+        (answer["estado_del_contribuyente"], answer["condicion_de_domicilio"])
+        == ("ACTIVO", "HABIDO")
+    )
+
+
+@pytest.mark.faults
+def test_kill_9_mid_run_then_a_rerun_reports_the_same_cambios_as_an_uninterrupted_run(
+    ws: Workspace,
+) -> None:
+    rucs = [ruc for ruc in make_rucs(120, start=3000) if _fit(ruc)][:60]
+    changed = {
+        rucs[2]: {"condicion_de_domicilio": "NO HABIDO"},
+        rucs[10]: {"estado_del_contribuyente": "BAJA DE OFICIO"},
+        rucs[30]: {"nombre_o_razon_social": "NUEVA RAZON SAC"},
+    }
+    source = ws.write_rucs(rucs)
+    _night_then_news(ws, source, changed)
+
+    # The reference: the same two nights in another cache, nobody killed.
+    reference_cache = ws.root / "cache-referencia"
+    ws.sim.config.overrides = {}
+    assert ws.run(source, ws.root / "ref-1.jsonl", cache_dir=reference_cache).code == 0
+    ws.sim.config.overrides = changed
+    reference = ws.root / "ref-2.jsonl"
+    clean = ws.run(source, reference, "--refrescar", cache_dir=reference_cache)
+    assert clean.code == 0, clean.err
+    expected = _changes_in(reference)
+    assert set(expected) == set(changed)
+
+    # The second night dies (kill -9) once the changes are recorded, before any output.
+    ws.fresh_upstream(hang={rucs[-1]}, hang_seconds=3600.0)
+    output = ws.root / "noche-2.jsonl"
+    patient = ("--refrescar", "--timeout", "3600", "--concurrencia", "4")
+    with (
+        HistoryStore(ws.cache_dir) as history,
+        ws.start(source, output, *patient, log=ws.root / "noche-2.log") as process,
+    ):
+        wait_for(lambda: all(history.pending(ruc) for ruc in changed), process)
+        process.kill()
+        assert process.wait() == -signal.SIGKILL
+    assert not output.exists()
+
+    ws.fresh_upstream()
+    rerun = ws.run(source, output)  # the same output, from the cache where it got answers
+    assert rerun.code == 0, rerun.err
+    rows = read_jsonl(output)
+    assert any(row["origen"] == "cache" for row in rows)
+    assert _changes_in(output) == expected
+
+    third = ws.run(source, ws.root / "noche-3.jsonl")
+    assert third.code == 0, third.err
+    assert _changes_in(ws.root / "noche-3.jsonl") == {}
