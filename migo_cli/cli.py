@@ -367,8 +367,12 @@ def _open_cache(api: ApiOptions) -> ResultCache | None:
 
 
 def _open_history(api: ApiOptions) -> HistoryStore | None:
-    """The history next to the cache (SPEC §8); none with ``--sin-cache``."""
-    if api.no_cache:
+    """The history next to the cache (SPEC §8); none with ``--sin-cache``.
+
+    Nor with ``--simulado``: invented data recorded as a RUC's past would make the
+    next real run report every RUC as changed.
+    """
+    if api.no_cache or api.simulated:
         return None
     from migo_cli.history import HistoryStore
 

@@ -153,6 +153,13 @@ def test_without_cache_no_history_is_kept(env: Path, sim: SimulatorThread) -> No
     assert not (env / "cache" / "historial.sqlite3").exists()
 
 
+def test_simulated_runs_keep_no_history(env: Path) -> None:
+    result = runner.invoke(app, ["masivo", str(_input(env)), "-o", "sim.jsonl", "--simulado"])
+    assert_clean_exit(result, 0)
+    assert all(row["cambio"] == "" for row in read_jsonl(env / "sim.jsonl"))
+    assert _historial(RUC_ACTIVO_HABIDO, "--json") == []
+
+
 async def test_library_rows_carry_the_change_and_the_timeline(
     tmp_path: Path, sim: SimulatorThread
 ) -> None:
