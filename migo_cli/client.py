@@ -458,7 +458,12 @@ class MigoClient:
     # -- RUC lookups -----------------------------------------------------------
 
     async def lookup_ruc(self, value: object) -> RucResult:
-        """One RUC: local checks, then the cache, then APIMIGO (which may raise FatalAPIError)."""
+        """One RUC: local checks, then the cache, then APIMIGO (which may raise FatalAPIError).
+
+        With a history, ``change`` stays on this RUC's rows (cached ones too) until
+        its delivery is noted: ``lookup_batch`` and ``migo masivo`` do it, a caller
+        of this method calls ``history.delivered([ruc])`` once it has shown it.
+        """
         check = check_ruc(value)
         if check is None:
             raise InvalidValueError("RUC vacío")
