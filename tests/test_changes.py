@@ -15,13 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
+from migo_cli.batch import BatchReport
 from migo_cli.cache import ResultCache
 from migo_cli.cli import app
 from migo_cli.client import MigoClient
 from migo_cli.history import HistoryStore
-from migo_cli.models import Status
+from migo_cli.models import RucResult, Status
+from migo_cli.render import summary_table
 from migo_cli.simulator import (
     RUC_ACTIVO_HABIDO,
     RUC_BAJA_DE_OFICIO,
@@ -294,3 +297,20 @@ def test_kill_9_mid_run_then_a_rerun_reports_the_same_cambios_as_an_uninterrupte
     third = ws.run(source, ws.root / "noche-3.jsonl")
     assert third.code == 0, third.err
     assert _changes_in(ws.root / "noche-3.jsonl") == {}
+
+
+def test_the_summary_lists_ten_changes_most_serious_first_and_counts_the_rest() -> None:
+    report = BatchReport(total=12, unique=12)
+    for n in range(12):
+        severity = 1 if n == 11 else 6
+        result = RucResult(f"2010000{n:04d}", Status.VALID, change=f"cambio {n}")
+        result.change_severity = severity
+        report.settled.tally.add(result)
+    console = Console(width=120, record=True)
+    console.print(summary_table(report))
+    text = console.export_text()
+    assert report.summary()["cambios"] == 12
+    lines = [line for line in text.splitlines() if "cambio " in line]
+    assert len(lines) == 10
+    assert "cambio 11" in lines[0]  # the most serious first, whatever its place
+    assert "… y 2 más" in text
