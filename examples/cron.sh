@@ -10,10 +10,17 @@
 #     export MIGO_CACHE_DIR=/var/cache/migo      # optional
 #
 # Writes DESTINO/verificados-AAAA-MM-DD.xlsx, its JSON summary and a log per night
-# (DESTINO/logs/migo-AAAA-MM-DD.log). Exit codes are migo's (README, "Códigos de
-# salida"); a partial run (1) is retried once: the cache means only the failed
-# RUCs are asked again. Set MIGO_ALERTA to a command that gets the message as its
-# argument (mail, Slack webhook...) to hear about anything but a complete run.
+# (DESTINO/logs/migo-AAAA-MM-DD.log). The night's run uses --refrescar: every RUC is
+# asked again, so what changed since the last night (NO HABIDO, baja, razón social,
+# dirección) is in the `cambio` column and the `cambios` sheet. Exit codes are migo's
+# (README, "Códigos de salida"); a partial run (1) is retried once, without
+# --refrescar: the cache means only the failed RUCs are asked again.
+# Set MIGO_ALERTA to a command that gets the message as its argument (mail, Slack
+# webhook...) to hear about anything but a complete run.
+# Changes: when the summary counts `cambios`, the output is copied to
+# DESTINO/cambios-AAAA-MM-DD.xlsx (a retry's to ...-2.xlsx) and MIGO_CAMBIOS (else
+# MIGO_ALERTA) is called with the message and that file, e.g. a script running
+#   mail -s "$1" -A "$2" contabilidad@empresa.pe </dev/null
 # Extra options for migo: MIGO_OPCIONES="--rpm 600 --estricto".
 set -uo pipefail
 
@@ -46,19 +53,45 @@ alertar() {
 
 ejecutar() {
     registrar "inicio: $ENTRADA -> $SALIDA"
+    rm -f -- "$RESUMEN"  # a summary left from an earlier run must not be read as this one's
     # No -q: the log keeps a progress line every few seconds and the final summary.
     # No token check here: migo reads MIGO_TOKEN or its config file, and exits 2 without one.
-    "$MIGO" masivo "$ENTRADA" -o "$SALIDA" --json-resumen "$RESUMEN" "${OPCIONES[@]}" \
+    "$MIGO" masivo "$ENTRADA" -o "$SALIDA" --json-resumen "$RESUMEN" "$@" "${OPCIONES[@]}" \
         </dev/null >>"$LOG" 2>&1
 }
 
-ejecutar
+# The resumen's "cambios" (rows with a cambio); 0 when there is no summary.
+cambios() {
+    local n
+    n=$(sed -n 's/.*"cambios": *\([0-9][0-9]*\).*/\1/p' "$RESUMEN" 2>/dev/null | head -n 1)
+    echo "${n:-0}"
+}
+
+# A published output with changes is kept apart (a retry overwrites SALIDA and, its
+# answers coming from the cache, would not show them again) and sent on.
+avisar_cambios() {
+    local n copia
+    n=$(cambios)
+    [[ $n -gt 0 && -f $SALIDA ]] || return 0
+    copia="$DESTINO/cambios-$FECHA$1.xlsx"
+    cp -- "$SALIDA" "$copia" || { registrar "no se pudo copiar $SALIDA a $copia"; return 0; }
+    local mensaje="$n RUC cambiaron desde la revisión anterior: hoja cambios de $copia"
+    registrar "$mensaje"
+    local aviso=${MIGO_CAMBIOS:-${MIGO_ALERTA:-}}
+    if [[ -n $aviso ]]; then
+        ${aviso} "migo ($FECHA): $mensaje" "$copia" >>"$LOG" 2>&1 || registrar "el aviso de cambios falló"
+    fi
+}
+
+ejecutar --refrescar
 codigo=$?
+avisar_cambios ""
 if [[ $codigo -eq 1 ]]; then
     registrar "parcial: se reintenta en $REINTENTO_SEGUNDOS s (solo los RUC con error)"
     sleep "$REINTENTO_SEGUNDOS"
     ejecutar
     codigo=$?
+    avisar_cambios "-2"
 fi
 
 case $codigo in

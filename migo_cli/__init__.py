@@ -70,6 +70,7 @@ if TYPE_CHECKING:
     from migo_cli.config import CacheTTL, Limits, Retry, Timeout
     from migo_cli.diagnostics import Check, Diagnosis, Outcome, Problem, diagnose
     from migo_cli.dialects import V1, V2, Dialect, Operation
+    from migo_cli.history import Change, HistoryEntry, HistoryStore
     from migo_cli.models import (
         OUTPUT_COLUMNS,
         AccountInfo,
@@ -100,6 +101,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "migo_cli.config": ("CacheTTL", "Limits", "Retry", "Timeout"),
     "migo_cli.diagnostics": ("Check", "Diagnosis", "Outcome", "Problem", "diagnose"),
     "migo_cli.dialects": ("V1", "V2", "Dialect", "Operation"),
+    "migo_cli.history": ("Change", "HistoryEntry", "HistoryStore"),
     "migo_cli.models": (
         "OUTPUT_COLUMNS",
         "AccountInfo",
@@ -149,6 +151,7 @@ __all__ = [
     "BatchReport",
     "CacheInfo",
     "CacheTTL",
+    "Change",
     "Check",
     "ClientStats",
     "ConfigError",
@@ -159,6 +162,8 @@ __all__ = [
     "EndpointNotFoundError",
     "ExchangeRate",
     "FatalAPIError",
+    "HistoryEntry",
+    "HistoryStore",
     "InputError",
     "InputTable",
     "InsecureBaseURLError",

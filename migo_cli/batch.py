@@ -138,6 +138,7 @@ class BatchReport:
             "salida": self.output,
             "completo": self.complete,
             "aptos": tally.fit,
+            "cambios": len(tally.changes),
             "no_aptos": sum(tally.unfit.values()),
             "no_aptos_por_motivo": dict(sorted(tally.unfit.items(), key=lambda kv: -kv[1])),
         }
@@ -211,6 +212,9 @@ async def run_batch(
         except BaseException:
             writer.abort()
             raise
+        if client is not None and client.history is not None:
+            # Published: these changes were shown; a rerun from the cache repeats none.
+            client.history.delivered(ruc for _, ruc, _ in report.tally.changes)
     return report
 
 
@@ -362,6 +366,7 @@ class _Rows:
         self.enrich = enrich
         self.simulated = simulated
         self.kept: list[dict[str, Any]] = []
+        self.changed: list[tuple[int, int, dict[str, Any]]] = []  # (severity, position, row)
 
     def add(self, position: int, result: RucResult) -> None:
         row = result.to_row()
@@ -371,9 +376,13 @@ class _Rows:
             self.kept.append(row)
         else:
             self.writer.write(row)
+            if result.change:
+                self.changed.append((result.change_severity, position, row))
 
     def finish(self) -> None:
         if not self.enrich:
+            self.changed.sort(key=lambda item: item[:2])  # most serious first, then input order
+            self.writer.write_changes([row for _, _, row in self.changed])
             return
         frame = self.table.frame
         assert frame is not None

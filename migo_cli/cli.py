@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from migo_cli.batch import BatchJob, BatchReport
     from migo_cli.cache import ResultCache
     from migo_cli.client import MigoClient
+    from migo_cli.history import HistoryStore
     from migo_cli.progress import ProgressReporter
     from migo_cli.writers import Output
 
@@ -365,6 +366,19 @@ def _open_cache(api: ApiOptions) -> ResultCache | None:
     return ResultCache(api.cache_dir or default_cache_dir(), read=not api.refresh)
 
 
+def _open_history(api: ApiOptions) -> HistoryStore | None:
+    """The history next to the cache (SPEC §8); none with ``--sin-cache``.
+
+    Nor with ``--simulado``: invented data recorded as a RUC's past would make the
+    next real run report every RUC as changed.
+    """
+    if api.no_cache or api.simulated:
+        return None
+    from migo_cli.history import HistoryStore
+
+    return HistoryStore(api.cache_dir or default_cache_dir())
+
+
 @contextlib.asynccontextmanager
 async def _upstream(api: ApiOptions) -> AsyncIterator[tuple[str, str]]:
     """(token, base URL): the real API, or an in-process simulator with ``--simulado``."""
@@ -392,6 +406,7 @@ async def _client(
             secrets.append(token)
             _redact_logs(token)
         cache = _open_cache(api)
+        history = _open_history(api)
         try:
             async with MigoClient(
                 token,
@@ -401,9 +416,12 @@ async def _client(
                 timeout=Timeout(total=api.timeout),
                 retry=Retry(retries=api.retries),
                 cache=cache,
+                history=history,
             ) as client:
                 yield client
         finally:
+            if history is not None:
+                history.close()
             if cache is not None:
                 cache.close()
 
@@ -728,6 +746,65 @@ def cache_clear(
     with ResultCache(cache_dir or default_cache_dir()) as cache:
         removed = cache.clear(ruc)
     stdout.print(f"Entradas borradas: {format_number(removed)}")
+
+
+@app.command()
+def historial(
+    ruc: Annotated[
+        str | None,
+        typer.Argument(
+            help="RUC cuyo historial se muestra (con --borrar: se borra; sin él, todo).",
+            show_default=False,
+            metavar="RUC",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Salida JSON (para scripts).")] = False,
+    borrar: Annotated[
+        bool,
+        typer.Option(
+            "--borrar", help="Borrar el historial de este RUC, o todo el historial si no se da."
+        ),
+    ] = False,
+    cache_dir: _CacheDir = None,
+) -> None:
+    """Cómo cambió un RUC entre consultas: estado, condición, razón social, dirección.
+
+    Cada fila es lo que el RUC era desde esa fecha. «migo cache limpiar» no borra el
+    historial; --borrar sí.
+
+    Ejemplos:
+
+      migo historial 20100038146
+
+      migo historial 20100038146 --json
+
+      migo historial --borrar
+    """
+    from migo_cli.history import HistoryStore
+
+    _setup_logging(False, False)
+    number: str | None = None
+    if ruc is not None:
+        check = check_ruc(ruc)
+        if check is None or not check.valid:
+            shown = "" if check is None else f" {check.raw!r}: {check.reason}"
+            raise typer.Exit(_fail(f"RUC no válido{shown}", EXIT_USAGE, []))
+        number = check.ruc
+    elif not borrar:
+        raise typer.Exit(_fail("indique un RUC (o --borrar para borrar todo)", EXIT_USAGE, []))
+    with HistoryStore(cache_dir or default_cache_dir()) as history:
+        if borrar:
+            removed = history.erase(number)
+            stdout.print(f"Entradas del historial borradas: {format_number(removed)}")
+            return
+        assert number is not None
+        entries = history.timeline(number)
+    if as_json:
+        _emit_json([entry.to_dict() for entry in entries], False)
+    elif entries:
+        stdout.print(render.history_table(number, entries))
+    else:
+        stderr.print(f"No hay historial del RUC {number}: aún no se ha consultado con caché.")
 
 
 @app.command()

@@ -15,6 +15,9 @@ through ``MigoClient``. Design points, each one paid for by a user somewhere:
   bounded window keeps memory flat on million-row inputs.
 * Every answer (valid, not found, or refused by APIMIGO's validation) goes into
   the cache before it is yielded; nothing else ever does.
+* With a ``HistoryStore``, each fresh ``valido``/``no_existe`` answer is
+  recorded there before the cache (the order ``history`` explains), and every
+  RUC row carries the change still pending for it as ``cambio``.
 * Whether and when a failed request is tried again is decided in one place,
   ``request``: a transient failure and a 429 each spend their own budget, and a
   stopping stream says so to it explicitly.
@@ -78,6 +81,7 @@ from migo_cli.exceptions import (
     ServiceUnavailableError,
     TransientAPIError,
 )
+from migo_cli.history import HistoryEntry, HistoryStore
 from migo_cli.models import (
     AccountInfo,
     Clock,
@@ -162,7 +166,9 @@ class MigoClient:
 
     ``token``/``base_url`` default to ``MIGO_TOKEN``/``MIGO_BASE_URL`` (then the
     config file / https://api.migo.pe). Pass ``cache`` to never pay twice for an
-    answer, and ``session`` to bring your own aiohttp session (it is not closed).
+    answer, ``history`` to learn what changed since the last answer (``cambio``,
+    ``history_of``), and ``session`` to bring your own aiohttp session (it is
+    not closed).
     """
 
     def __init__(
@@ -176,6 +182,7 @@ class MigoClient:
         cache: ResultCache | None = None,
         session: aiohttp.ClientSession | None = None,
         api: Dialect | str | None = None,
+        history: HistoryStore | None = None,
     ) -> None:
         self._token = resolve_token(token)
         self.base_url = resolve_base_url(base_url)
@@ -185,6 +192,7 @@ class MigoClient:
         self.retry = retry or Retry()
         self.cache = CacheScope(cache, cache_scope_for(self.base_url))
         self.stats = ClientStats()
+        self.history = history
         self._session = session
         self._owns_session = session is None
         self._pace = Pace(self.limits.concurrency, self.limits.rpm)
@@ -450,13 +458,46 @@ class MigoClient:
     # -- RUC lookups -----------------------------------------------------------
 
     async def lookup_ruc(self, value: object) -> RucResult:
-        """One RUC: local checks, then the cache, then APIMIGO (which may raise FatalAPIError)."""
+        """One RUC: local checks, then the cache, then APIMIGO (which may raise FatalAPIError).
+
+        With a history, ``change`` stays on this RUC's rows (cached ones too) until
+        its delivery is noted: ``lookup_batch`` and ``migo masivo`` do it, a caller
+        of this method calls ``history.delivered([ruc])`` once it has shown it.
+        """
         check = check_ruc(value)
         if check is None:
             raise InvalidValueError("RUC vacío")
         if not check.valid:
             return RucResult.rejected(check.raw, check.reason)
-        return self.cache.get_ruc(check.ruc) or await self._fetch_ruc(check.ruc)
+        cached = self.cache.get_ruc(check.ruc)
+        return self._pending(cached) if cached is not None else await self._fetch_ruc(check.ruc)
+
+    def history_of(self, ruc: object) -> list[HistoryEntry]:
+        """One RUC's recorded timeline, oldest first (empty without a history store).
+
+        Raises ``InvalidValueError`` for a malformed RUC.
+        """
+        check = check_ruc(ruc)
+        if check is None or not check.valid:
+            shown = "" if check is None else f" {check.raw!r}: {check.reason}"
+            raise InvalidValueError(f"RUC no válido{shown}")
+        return [] if self.history is None else self.history.timeline(check.ruc)
+
+    def _remember(self, result: RucResult) -> None:
+        """Record a fresh answer in the history (before the cache), then set its ``cambio``."""
+        if self.history is None or result.status not in (Status.VALID, Status.NOT_FOUND):
+            return
+        data = result.data if result.status is Status.VALID else None
+        self.history.record(result.ruc, HistoryEntry.of(result.queried_at, data))
+        self._pending(result)
+
+    def _pending(self, result: RucResult) -> RucResult:
+        """Give a row the change not yet shown in a published output, if any."""
+        if self.history is not None and result.status in (Status.VALID, Status.NOT_FOUND):
+            change = self.history.pending(result.ruc)
+            if change is not None:
+                result.change, result.change_severity = change.text, change.severity
+        return result
 
     async def _ask(
         self,
@@ -494,6 +535,7 @@ class MigoClient:
     async def _fetch_ruc(self, ruc: str, stopping: Callable[[], bool] | None = None) -> RucResult:
         asked = await self._ask(Operation.RUC, {"ruc": ruc}, _RUC_UNKNOWN, stopping=stopping)
         result = RucResult(ruc, *asked, queried_at=self.clock.now())
+        self._remember(result)
         await self.cache.keep_ruc(result)
         return result
 
@@ -523,6 +565,7 @@ class MigoClient:
             else:
                 reason = _unknown(_RUC_UNKNOWN, entry.get("message"))
                 result = RucResult(ruc, Status.NOT_FOUND, reason, queried_at=answered)
+            self._remember(result)
             results.append(result)
         await asyncio.gather(*(self.cache.keep_ruc(result) for result in results))
         if missing:
@@ -598,6 +641,8 @@ class MigoClient:
             return self.stream(checks, mode=mode, ordered=True, on_result=arrived)
 
         settled = await settle(Plan.of(values), lookup, lambda _, r: results.append(r))
+        if self.history is not None:  # handed to the caller: a rerun from the cache shows none
+            self.history.delivered(r.ruc for r in results if r.change)
         duration_ms = round((time.monotonic() - started) * 1000)
         return LookupSummary(results, duration_ms, settled=settled)
 
@@ -934,7 +979,7 @@ class _Stream:
                     continue
                 cached = cache.get_ruc(check.ruc)
                 if cached is not None:
-                    self._emit(seq - 1, position, cached)
+                    self._emit(seq - 1, position, self.client._pending(cached))
                     continue
                 job.append((seq - 1, position, check.ruc))
                 if len(job) >= self.chunk:

@@ -108,6 +108,7 @@ BASE_COLUMNS: tuple[str, ...] = (
     "apto_facturacion",
     "origen",
     "consultado_en",
+    "cambio",
 )
 
 OUTPUT_COLUMNS: tuple[str, ...] = BASE_COLUMNS + UPSTREAM_FIELDS
@@ -125,6 +126,8 @@ COLUMN_DESCRIPTIONS: Mapping[str, str] = {
     "(validación sin consulta).",
     "consultado_en": "Fecha y hora en que APIMIGO respondió (se conserva la original si la "
     "respuesta vino de la caché).",
+    "cambio": "Qué cambió desde la consulta anterior (campo: antes → ahora, y la fecha de lo "
+    "anterior); vacío si nada cambió, si no se conocía antes o si vino de la caché.",
     "nombre_o_razon_social": "Nombre o razón social (SUNAT).",
     "estado_del_contribuyente": "Estado del contribuyente: ACTIVO, BAJA DE OFICIO, "
     "SUSPENSION TEMPORAL...",
@@ -191,7 +194,9 @@ class RucResult:
 
     ``data`` holds APIMIGO's fields as it sent them (``valido`` rows only);
     ``queried_at`` is when APIMIGO answered, kept as is when the answer comes
-    from the cache.
+    from the cache. ``change`` is ``cambio`` (SPEC §8), set by a client that
+    keeps history; ``change_severity`` sorts the ``cambios`` sheet (lower is
+    more serious).
     """
 
     ruc: str
@@ -200,6 +205,8 @@ class RucResult:
     data: Mapping[str, Any] = field(default_factory=dict)
     origin: Origin = Origin.API
     queried_at: str = field(default_factory=now_iso)
+    change: str = ""
+    change_severity: int = 0
 
     @classmethod
     def rejected(cls, raw: str, reason: str, queried_at: str | None = None) -> RucResult:
@@ -250,6 +257,7 @@ class RucResult:
             "apto_facturacion": self.billable,
             "origen": self.origin.value,
             "consultado_en": self.queried_at,
+            "cambio": self.change,
         }
         for key, value in self.data.items():
             if key not in _NOT_DATA and key not in row:

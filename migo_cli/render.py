@@ -32,6 +32,7 @@ from migo_cli.numfmt import format_number
 if TYPE_CHECKING:  # the commands that show them have loaded them; --help need not
     from migo_cli.batch import BatchReport
     from migo_cli.diagnostics import Diagnosis
+    from migo_cli.history import HistoryEntry
 
 __all__ = [
     "TerminalLogHandler",
@@ -40,6 +41,7 @@ __all__ = [
     "dni_table",
     "dry_run_message",
     "exchange_rates_table",
+    "history_table",
     "representatives",
     "ruc_card",
     "ruc_results",
@@ -285,6 +287,30 @@ def dni_table(results: Sequence[DniResult], notice: str | None = None) -> Table:
     return table
 
 
+def history_table(ruc: str, entries: Sequence[HistoryEntry]) -> Table:
+    """One RUC's timeline, oldest first: each row is what it was from that date on."""
+    table = _table(None, title=f"Historial del RUC {ruc}")
+    table.add_column("Desde", no_wrap=True)
+    table.add_column("Estado", no_wrap=True)
+    table.add_column("Condición", no_wrap=True)
+    for header in ("Razón social", "Dirección"):
+        table.add_column(header, overflow="fold")
+    for entry in entries:
+        if not entry.existe:
+            gone = Text("no existe en SUNAT", style="yellow")
+            table.add_row(Text(_when(entry.fecha)), gone, Text(""), Text(""), Text(""))
+            continue
+        state, condition = entry.estado_del_contribuyente, entry.condicion_de_domicilio
+        table.add_row(
+            Text(_when(entry.fecha)),
+            Text(_text(state), style=state_style(state)),
+            Text(_text(condition), style=condition_style(condition)),
+            Text(_text(entry.nombre_o_razon_social)),
+            Text(_text(entry.direccion)),
+        )
+    return table
+
+
 def _price(value: float | None) -> Text:
     return Text("" if value is None else format_number(value, 3))
 
@@ -375,6 +401,10 @@ def _count(value: int, style: str = "") -> Text:
     return Text(format_number(value), style=style if value else "")
 
 
+#: How many changes the final summary lists, most serious first; the rest are in the output.
+_CHANGES_LISTED = 10
+
+
 def summary_table(report: BatchReport) -> Table:
     """The run in figures, with what the user came for: how many RUCs can be invoiced."""
     summary = report.summary()
@@ -398,6 +428,13 @@ def summary_table(report: BatchReport) -> Table:
     row("No existen", _count(summary["no_existe"], "yellow"))
     row("Formato inválido", _count(summary["formato_invalido"], "yellow"))
     row("Errores", _count(summary["errores"], "bold red"))
+    changes = sorted(report.tally.changes)
+    row("Cambios", _count(summary["cambios"], "bold yellow" if changes else ""))
+    for _, ruc, change in changes[:_CHANGES_LISTED]:
+        table.add_row(Text(f"  {ruc}", style="yellow"), Text(change, justify="left"))
+    if len(changes) > _CHANGES_LISTED:
+        more = len(changes) - _CHANGES_LISTED
+        table.add_row(Text(f"  … y {format_number(more)} más (hoja o columna «cambio»)"), Text(""))
     row("Desde caché", _count(summary["desde_cache"]))
     row("Llamadas a la API", _count(summary["llamadas_api"]))
     row("Duración", Text(f"{format_number(summary['duracion_s'], 1)} s"))

@@ -81,9 +81,13 @@ class Plan:
 
 
 class Tally:
-    """Counts of a run's result rows: per ``estado_consulta``, fit / unfit to invoice, cached."""
+    """Counts of a run's result rows: per ``estado_consulta``, fit / unfit to invoice, cached.
 
-    __slots__ = ("by_status", "done", "fit", "from_cache", "unfit")
+    ``changes`` holds the rows with a ``cambio``, as ``(severity, ruc, cambio)``:
+    few on a nightly run (they are the news), listed in the summary.
+    """
+
+    __slots__ = ("by_status", "changes", "done", "fit", "from_cache", "unfit")
 
     def __init__(self) -> None:
         self.by_status: Counter[Status] = Counter()
@@ -91,6 +95,7 @@ class Tally:
         self.unfit: dict[str, int] = {}  # the other ``valido`` rows, by reason
         self.from_cache = 0
         self.done = 0
+        self.changes: list[tuple[int, str, str]] = []
 
     @classmethod
     def of(cls, results: Iterable[RucResult]) -> Tally:
@@ -105,6 +110,8 @@ class Tally:
         self.by_status[status] += 1
         if result.origin is Origin.CACHE:
             self.from_cache += 1
+        if result.change:
+            self.changes.append((result.change_severity, result.ruc, result.change))
         if status is Status.VALID:
             reason = result.unfit_reason
             if reason is None:

@@ -19,6 +19,9 @@ Choices made here, beyond SPEC §4:
   sheets that already exist (xlsxwriter cannot reorder sheets), ``resumen`` is
   always last. ZIP64 is allowed, so a sheet past 4 GB of XML does not fail.
 * Rows whose ``estado_consulta`` is unknown go to ``errores`` in the split layout.
+* ``write_changes`` (rows with a ``cambio``, given sorted just before ``close``)
+  adds the ``cambios`` sheet to a split ``.xlsx``, and only when there are some;
+  every other output already has those rows, with their ``cambio`` column.
 * Data cells are text, except booleans (Excel booleans); the ``resumen`` sheet
   keeps numbers as numbers so that a person can compute with them.
 * ``.csv`` writes booleans as ``TRUE``/``FALSE``: the spelling Excel itself uses in
@@ -108,6 +111,7 @@ _SPLIT_ROUTES: Final[Mapping[str, str]] = {
 _SINGLE_SHEET: Final = "resultado"
 _FIT_SHEET: Final = "validos"  # in the split layout, the one sheet where fitness varies
 _SUMMARY_SHEET: Final = "resumen"
+_CHANGES_SHEET: Final = "cambios"
 _SUMMARY_COLUMNS: Final = ("campo", "valor")
 #: Column widths come from the first rows of each sheet: enough to size them
 #: well, and no per-cell cost for the rest of a long run.
@@ -150,6 +154,9 @@ class ResultWriter(Protocol):
     path: Path | None
 
     def write(self, row: Mapping[str, Any]) -> None: ...
+
+    def write_changes(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Rows already written that carry a ``cambio``, most serious first (before close)."""
 
     def close(self, summary: Mapping[str, Any]) -> None: ...
 
@@ -464,6 +471,9 @@ class _TextFileWriter:
     def _finish(self) -> None:
         """Write what goes after the last row."""
 
+    def write_changes(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Nothing to add: the rows are in the file, ``cambio`` column included."""
+
     def close(self, summary: Mapping[str, Any]) -> None:
         if self._done:
             return
@@ -570,6 +580,9 @@ class _StdoutWriter:
             self._stream.write(_JSON_ENCODER.encode(row if type(row) is dict else dict(row)) + "\n")
         except OSError as exc:
             raise _stdout_error(exc) from None
+
+    def write_changes(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Nothing to add: the rows went out already, ``cambio`` included."""
 
     def close(self, summary: Mapping[str, Any]) -> None:
         try:
@@ -715,6 +728,8 @@ class _XlsxWriter:
             {"constant_memory": True, "tmpdir": str(self._scratch), "use_zip64": True},
         )
         self._header_format = self._book.add_format(dict(_HEADER_STYLE))
+        self._columns = tuple(columns)
+        self._layout = layout
         self._series: dict[str, _SheetSeries] = {}
         self._route: Callable[[Mapping[str, Any]], _SheetSeries]
         try:
@@ -745,6 +760,17 @@ class _XlsxWriter:
     def write(self, row: Mapping[str, Any]) -> None:
         try:
             self._route(row).write(row)
+        except OSError as exc:
+            raise self._target.error("no se pudo escribir", exc) from None
+
+    def write_changes(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """The ``cambios`` sheet of the split layout: the night's news, in the order given."""
+        if self._layout != "split" or not rows:
+            return
+        series = self._add_series(_CHANGES_SHEET, self._columns, colour_fit=True)
+        try:
+            for row in rows:
+                series.write(row)
         except OSError as exc:
             raise self._target.error("no se pudo escribir", exc) from None
 

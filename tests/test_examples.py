@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import django
+import openpyxl
 import pytest
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -335,6 +336,8 @@ def test_cron_exit_codes(
     for piece in (f"verificados-{today}.xlsx", f"resumen-{today}.json", "--rpm 600"):
         assert piece in calls[0]
     assert " -q" not in calls[0]  # the log is for people: progress and summary stay
+    assert " --refrescar " in calls[0]  # the night's check asks every RUC again
+    assert all("--refrescar" not in call for call in calls[1:])  # a retry: only the failed
     assert calls[0].endswith("--estricto")
     if expected == 0:
         assert alerts == []
@@ -371,3 +374,39 @@ def test_cron_with_the_real_migo(env: Path, sim: SimulatorThread) -> None:
     log = (destino / "logs" / f"migo-{today}.log").read_text(encoding="utf-8")
     assert "completo" in log
     assert TOKEN not in log
+    assert not (destino / f"cambios-{today}.xlsx").exists()  # nothing known before
+
+    # The next night SUNAT has news: the operator gets the count and the sheet.
+    sim.config.overrides = {RUC_ACTIVO_HABIDO: {"condicion_de_domicilio": "NO HABIDO"}}
+    notify = script(env / "avisar", f'#!/bin/sh\nprintf "%s|%s\\n" "$1" "$2" >>"{env}/avisos"\n')
+    again = subprocess.run(
+        ["bash", str(CRON), str(source), str(destino)],
+        env={
+            **os.environ,
+            "MIGO": str(wrapper),
+            "MIGO_TOKEN": TOKEN,
+            "MIGO_BASE_URL": sim.base_url,
+            "MIGO_CACHE_DIR": str(env / "cache"),
+            "MIGO_CAMBIOS": str(notify),
+            "PYTHONPATH": str(REPO),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert again.returncode == 0, again.stderr
+    changes = destino / f"cambios-{today}.xlsx"
+    assert changes.is_file()
+    book = openpyxl.load_workbook(changes)
+    try:
+        rows = list(book["cambios"].iter_rows(values_only=True))
+    finally:
+        book.close()
+    assert [row[0] for row in rows[1:]] == [RUC_ACTIVO_HABIDO]
+    (message, attached), *more = [
+        line.split("|") for line in (env / "avisos").read_text(encoding="utf-8").splitlines()
+    ]
+    assert more == []
+    assert "1 RUC cambiaron" in message
+    assert attached == str(changes)

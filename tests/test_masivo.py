@@ -620,6 +620,7 @@ CRAFTED_FIRST = {
     "llamadas_api": 4,
     "completo": True,
     "aptos": 1,
+    "cambios": 0,
     "no_aptos": 2,
     "no_aptos_por_motivo": {"BAJA DE OFICIO": 1, "NO HABIDO": 1},
 }
@@ -1267,6 +1268,7 @@ def test_demo_command_line_gives_four_sheets(env: Path) -> None:
         "llamadas_api": 10,
         "completo": True,
         "aptos": 7,
+        "cambios": 0,
         "no_aptos": 2,
     }
     # The breakdown of the no aptos: a row each in the resumen sheet.

@@ -319,7 +319,7 @@ def test_xlsx_continues_on_new_sheets(tmp_path: Path, monkeypatch: pytest.Monkey
             values = sheet_values(sheet)
             assert values[0] == list(COLUMNS), name
             assert len(values) == count + 1, name
-            assert sheet.auto_filter.ref == f"A1:Z{count + 1}", name
+            assert sheet.auto_filter.ref == f"A1:AA{count + 1}", name
             assert sheet.freeze_panes == "B2", name  # the header row and the RUC column
             rucs += [row[0] for row in values[1:]]
         assert rucs == [f"20{i:09d}" for i in range(10)]
@@ -330,7 +330,7 @@ def test_xlsx_tolerates_control_characters_and_empty_run(tmp_path: Path) -> None
     out = tmp_path / "raro.xlsx"
     write_all(out, [_valid("20100038146", "A\x01B\x00C")])
     with workbook(out) as book:
-        assert book["validos"]["G2"].value.startswith("A")
+        assert book["validos"]["H2"].value.startswith("A")
 
     empty = tmp_path / "vacio.xlsx"
     write_all(empty, [], summary={})
