@@ -25,6 +25,8 @@ ENV_BASE_URL = "MIGO_BASE_URL"
 ENV_CACHE_DIR = "MIGO_CACHE_DIR"
 ENV_CONFIG_FILE = "MIGO_CONFIG"
 ENV_API = "MIGO_API"
+ENV_PADRON_DIR = "MIGO_PADRON_DIR"
+ENV_SOURCE = "MIGO_FUENTE"
 DEFAULT_API = "v1"
 
 #: Most RUCs APIMIGO accepts in one ``/api/v1/ruc/collection`` call.
@@ -103,6 +105,12 @@ class CacheTTL:
 def default_cache_dir() -> Path:
     env = os.environ.get(ENV_CACHE_DIR)
     return Path(env) if env else Path(platformdirs.user_cache_dir(APP_NAME))
+
+
+def default_padron_dir() -> Path:
+    """Where the padrón's index lives: data, not cache (``migo cache limpiar`` keeps it)."""
+    env = os.environ.get(ENV_PADRON_DIR)
+    return Path(env) if env else Path(platformdirs.user_data_dir(APP_NAME))
 
 
 def config_file() -> Path:

@@ -7,8 +7,11 @@
     │   ├── InsecureBaseURLError    the token would travel in clear to another machine
     │   ├── InvalidValueError       a DNI, date or option value that cannot be right
     │   ├── InputError              unreadable, empty or RUC-less input file
+    │   ├── PadronMissingError      --fuente padron|auto or buscar without a built padrón
     │   └── OutputError             the output cannot be written
     │       └── OutputLockedError   another run holds the output's lock
+    ├── PadronError                 SUNAT's padrón could not be downloaded, read or
+    │                               indexed (.source); the previous index stays in use
     └── APIError                    APIMIGO did not answer with data (.status, .endpoint, .ruc)
         ├── NotFoundError           404 with success: false, or 200 with it: an answer
         ├── RejectedValueError      422: APIMIGO refused the value itself (an answer, cached)
@@ -55,6 +58,8 @@ __all__ = [
     "NotFoundError",
     "OutputError",
     "OutputLockedError",
+    "PadronError",
+    "PadronMissingError",
     "QuotaExceededError",
     "RateLimitedError",
     "RejectedValueError",
@@ -116,6 +121,18 @@ class OutputError(UsageError):
 
 class OutputLockedError(OutputError):
     pass
+
+
+class PadronMissingError(UsageError):
+    """No padrón index in the data directory; the message says how to build one."""
+
+
+class PadronError(MigoError):
+    """The padrón could not be downloaded, read or indexed; ``source`` is the URL or file."""
+
+    def __init__(self, message: str, *, source: str | None = None) -> None:
+        super().__init__(message)
+        self.source = source
 
 
 class APIError(MigoError):

@@ -45,6 +45,7 @@ __all__ = [
     "LookupMode",
     "Origin",
     "RucResult",
+    "Source",
     "Status",
     "check_dni",
     "now_iso",
@@ -67,6 +68,15 @@ class Origin(StrEnum):
     API = "api"
     CACHE = "cache"
     LOCAL = "local"
+    PADRON = "padron"
+
+
+class Source(StrEnum):
+    """``--fuente``: who answers a RUC (SPEC §7)."""
+
+    API = "api"  # the cache, then APIMIGO
+    PADRON = "padron"  # only the local padrón: no token, nothing paid
+    AUTO = "auto"  # the padrón first; APIMIGO only for the RUCs it does not hold
 
 
 class LookupMode(StrEnum):
@@ -122,8 +132,8 @@ COLUMN_DESCRIPTIONS: Mapping[str, str] = {
     "motivo": "Por qué la consulta no es valido (vacío si lo es).",
     "apto_facturacion": "VERDADERO (TRUE) si el contribuyente está ACTIVO y HABIDO: puede figurar "
     "en una factura.",
-    "origen": "De dónde vino la respuesta: api, cache (consulta anterior) o local "
-    "(validación sin consulta).",
+    "origen": "De dónde vino la respuesta: api, cache (consulta anterior), padron (copia "
+    "local del padrón reducido de SUNAT) o local (validación sin consulta).",
     "consultado_en": "Fecha y hora en que APIMIGO respondió (se conserva la original si la "
     "respuesta vino de la caché).",
     "cambio": "Qué cambió desde la consulta anterior (campo: antes → ahora, y la fecha de lo "

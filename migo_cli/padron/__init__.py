@@ -1,0 +1,8 @@
+"""SUNAT's padrón reducido kept locally: read the published file, index it, answer from it.
+
+Modules: ``format`` (the file as SUNAT writes it).
+"""
+
+from migo_cli.padron.format import FIELDS, HEADER, PadronRecord, parse_line
+
+__all__ = ["FIELDS", "HEADER", "PadronRecord", "parse_line"]
