@@ -20,6 +20,7 @@ from stdnum import exceptions as stdnum_errors
 from stdnum.pe import ruc as stdnum_ruc
 
 from migo_cli.models import UPSTREAM_FIELDS
+from migo_cli.padron.address import location_fields
 
 __all__ = [
     "DEFAULT_NOT_FOUND_SHARE",
@@ -108,22 +109,23 @@ class _Picker:
         return low + int(self._rng.random() * (high - low + 1))
 
 
-_PLACES: Final = (  # (ubigeo, departamento, provincia, distrito)
-    ("150101", "LIMA", "LIMA", "LIMA"),
-    ("150122", "LIMA", "LIMA", "MIRAFLORES"),
-    ("150131", "LIMA", "LIMA", "SAN ISIDRO"),
-    ("150130", "LIMA", "LIMA", "SAN BORJA"),
-    ("150140", "LIMA", "LIMA", "SANTIAGO DE SURCO"),
-    ("150114", "LIMA", "LIMA", "LA MOLINA"),
-    ("150115", "LIMA", "LIMA", "LA VICTORIA"),
-    ("070101", "CALLAO", "CALLAO", "CALLAO"),
-    ("040101", "AREQUIPA", "AREQUIPA", "AREQUIPA"),
-    ("130101", "LA LIBERTAD", "TRUJILLO", "TRUJILLO"),
-    ("140101", "LAMBAYEQUE", "CHICLAYO", "CHICLAYO"),
-    ("080101", "CUSCO", "CUSCO", "CUSCO"),
-    ("200101", "PIURA", "PIURA", "PIURA"),
-    ("120101", "JUNIN", "HUANCAYO", "HUANCAYO"),
-    ("160101", "LORETO", "MAYNAS", "IQUITOS"),
+#: Where simulated taxpayers live (INEI codes; the names come from ``padron.ubigeo``).
+_PLACES: Final = (
+    "150101",
+    "150122",
+    "150131",
+    "150130",
+    "150140",
+    "150114",
+    "150115",
+    "070101",
+    "040101",
+    "130101",
+    "140101",
+    "080101",
+    "200101",
+    "120101",
+    "160101",
 )
 _VIA_TYPES: Final = ("AV.", "AV.", "JR.", "CAL.", "PJ.")
 _VIA_NAMES: Final = (
@@ -212,9 +214,12 @@ def _person_name(picker: _Picker) -> str:
     return f"{picker.pick(_SURNAMES)} {picker.pick(_SURNAMES)} {picker.pick(_GIVEN_NAMES)}"
 
 
-def _address(picker: _Picker, place: tuple[str, str, str, str]) -> dict[str, str]:
-    """SUNAT's address fields, with ``-`` where the padrón leaves a field empty."""
-    _, department, province, district = place
+def _address(picker: _Picker, ubigeo: str) -> dict[str, str]:
+    """SUNAT's address fields, with ``-`` where the padrón leaves a field empty.
+
+    The names and the composed lines are APIMIGO's (``location_fields``), as for
+    a row answered from the padrón.
+    """
     no_street = picker.unit() < 0.08  # addressed by block and lot only
     fields = {
         "tipo_de_via": "-" if no_street else picker.pick(_VIA_TYPES),
@@ -230,23 +235,7 @@ def _address(picker: _Picker, place: tuple[str, str, str, str]) -> dict[str, str
     }
     if fields["codigo_de_zona"] != "-":
         fields["tipo_de_zona"] = picker.pick(_ZONE_NAMES)
-    parts = [
-        f"{fields['tipo_de_via']} {fields['nombre_de_via']}" if not no_street else "",
-        f"NRO. {fields['numero']}" if fields["numero"] != "-" else "",
-        f"INT. {fields['interior']}" if fields["interior"] != "-" else "",
-        f"MZA. {fields['manzana']}" if fields["manzana"] != "-" else "",
-        f"LOTE. {fields['lote']}" if fields["lote"] != "-" else "",
-        f"{fields['codigo_de_zona']} {fields['tipo_de_zona']}"
-        if fields["codigo_de_zona"] != "-"
-        else "",
-    ]
-    simple = " ".join(part for part in parts if part)
-    fields["distrito"] = district
-    fields["provincia"] = province
-    fields["departamento"] = department
-    fields["direccion_simple"] = simple
-    fields["direccion"] = f"{simple} {department} - {province} - {district}"
-    return fields
+    return fields | location_fields(fields, ubigeo)
 
 
 def _generated_ruc_data(ruc: str) -> dict[str, Any]:
@@ -260,16 +249,16 @@ def _generated_ruc_data(ruc: str) -> dict[str, Any]:
     roll = picker.unit()
     state = "ACTIVO" if roll < 0.88 else "BAJA DE OFICIO" if roll < 0.95 else "SUSPENSION TEMPORAL"
     condition = "HABIDO" if picker.unit() < 0.9 else "NO HABIDO"
-    place = _PLACES[int(picker.unit() * len(_PLACES))]
+    ubigeo = _PLACES[int(picker.unit() * len(_PLACES))]
     updated = datetime(2024, 1, 1) + timedelta(seconds=int(picker.unit() * 600 * 86400))
-    address = _address(picker, place)
+    address = _address(picker, ubigeo)
     data: dict[str, Any] = {
         "success": True,
         "ruc": ruc,
         "nombre_o_razon_social": name,
         "estado_del_contribuyente": state,
         "condicion_de_domicilio": condition,
-        "ubigeo": place[0],
+        "ubigeo": ubigeo,
         **address,
         "actualizado_en": updated.strftime("%Y-%m-%d %H:%M:%S"),
     }
@@ -284,8 +273,7 @@ def _special(ruc: str, **overrides: Any) -> dict[str, Any]:
 
 def _build_specials() -> dict[str, dict[str, Any] | None]:
     found = {"estado_del_contribuyente": "ACTIVO", "condicion_de_domicilio": "HABIDO"}
-    accents_address = {
-        "ubigeo": "150105",
+    accents_street = {
         "tipo_de_via": "JR.",
         "nombre_de_via": "ÑAÑA",
         "codigo_de_zona": "URB.",
@@ -296,11 +284,11 @@ def _build_specials() -> dict[str, dict[str, Any] | None]:
         "dpto": "-",
         "manzana": "-",
         "kilometro": "-",
-        "distrito": "BREÑA",
-        "provincia": "LIMA",
-        "departamento": "LIMA",
-        "direccion_simple": "JR. ÑAÑA NRO. 123 URB. PEÑA ÁLVAREZ",
-        "direccion": "JR. ÑAÑA NRO. 123 URB. PEÑA ÁLVAREZ LIMA - LIMA - BREÑA",
+    }
+    accents_address = {
+        "ubigeo": "150105",  # BREÑA
+        **accents_street,
+        **location_fields(accents_street, "150105"),
     }
     incomplete = _special(
         RUC_DATOS_INCOMPLETOS,
