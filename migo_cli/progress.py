@@ -17,6 +17,7 @@ from rich.progress import (
     Progress,
     ProgressColumn,
     Task,
+    TaskID,
     TextColumn,
     TimeRemainingColumn,
 )
@@ -26,7 +27,17 @@ from migo_cli.models import RucResult, Status
 from migo_cli.numfmt import format_number
 from migo_cli.settle import Tally
 
-__all__ = ["LogProgress", "NullProgress", "ProgressReporter", "RichProgress", "describe"]
+__all__ = [
+    "LogProgress",
+    "LogStepProgress",
+    "NullProgress",
+    "NullStepProgress",
+    "ProgressReporter",
+    "RichProgress",
+    "RichStepProgress",
+    "StepProgress",
+    "describe",
+]
 
 
 def describe(tally: Tally) -> str:
@@ -187,3 +198,127 @@ class RichProgress:
     def finish(self) -> None:
         self._flush(time.monotonic())
         self._progress.stop()
+
+
+# -- long steps counted in bytes: the padrón's download and import -------------------
+
+
+class StepProgress(Protocol):
+    """Shows one long step counted in bytes (a download, an import).
+
+    ``begin`` may come again with a better ``total`` (known only once the step
+    has started); ``update`` carries the bytes done so far, not an increment.
+    """
+
+    def begin(self, label: str, total: int | None) -> None: ...
+    def update(self, done: int) -> None: ...
+    def end(self) -> None: ...
+
+
+class NullStepProgress:
+    """``-q``, or a library caller that wants nothing shown."""
+
+    def begin(self, label: str, total: int | None) -> None:
+        pass
+
+    def update(self, done: int) -> None:
+        pass
+
+    def end(self) -> None:
+        pass
+
+
+def _megabytes(count: float) -> str:
+    return f"{format_number(count / 1e6, 1)} MB"
+
+
+class LogStepProgress:
+    """Not a terminal (cron): a plain log line at most every ``interval`` seconds of ``clock``."""
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        interval: float = 5.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.log = logger
+        self.interval = interval
+        self._clock = clock
+        self.label = ""
+        self.total: int | None = None
+        self.done = 0
+        self._started = self._last = 0.0
+        self._running = False
+
+    def begin(self, label: str, total: int | None) -> None:
+        if not self._running or label != self.label:
+            self._started = self._last = self._clock()
+            self.done = 0
+        self.label, self.total, self._running = label, total, True
+
+    def update(self, done: int) -> None:
+        self.done = done
+        now = self._clock()
+        if now - self._last >= self.interval:
+            self._last = now
+            self._report(now)
+
+    def _report(self, now: float) -> None:
+        rate = self.done / max(now - self._started, 1e-9)
+        if self.total:
+            percent = 100 * self.done / self.total
+            self.log.info(
+                "%s: %s de %s (%.0f%%) · %s/s",
+                self.label.lower(),
+                _megabytes(self.done),
+                _megabytes(self.total),
+                percent,
+                _megabytes(rate),
+            )
+        else:
+            self.log.info(
+                "%s: %s · %s/s", self.label.lower(), _megabytes(self.done), _megabytes(rate)
+            )
+
+    def end(self) -> None:
+        if self._running:
+            self._report(self._clock())
+        self._running = False
+
+
+class RichStepProgress:
+    """A terminal: a Rich bar with bytes, speed and ETA, on stderr."""
+
+    def __init__(self, console: Console) -> None:
+        from rich.progress import DownloadColumn, TransferSpeedColumn
+
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self._task: TaskID | None = None
+        self._label = ""
+
+    def begin(self, label: str, total: int | None) -> None:
+        if self._task is None or label != self._label:
+            self._progress.start()
+            self._task = self._progress.add_task(label, total=total)
+            self._label = label
+        else:
+            self._progress.update(self._task, total=total)
+
+    def update(self, done: int) -> None:
+        if self._task is not None:
+            self._progress.update(self._task, completed=done)
+
+    def end(self) -> None:
+        if self._task is not None:
+            self._progress.refresh()
+            self._progress.stop()
+        self._task = None
