@@ -1,6 +1,6 @@
 """The batch job behind ``migo masivo``: file in, files out, nothing paid for twice.
 
-    read → normalise + validate → dedupe → (cache | API, concurrently) → write
+    read → normalise + validate → dedupe → (padrón | cache | API, concurrently) → write
 
 Each answer is in the cache before it is written, and rows reach the output
 file in input order as soon as the rows before them are settled, so the only
@@ -12,14 +12,15 @@ the rows that got no answer say so, and a rerun asks only for those.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from migo_cli.cache import CacheScope
 from migo_cli.client import LookupMode, MigoClient
@@ -35,6 +36,7 @@ from migo_cli.models import (
     Clock,
     Origin,
     RucResult,
+    Source,
     Status,
 )
 from migo_cli.numfmt import format_number
@@ -43,6 +45,11 @@ from migo_cli.readers import InputTable, read_input
 from migo_cli.ruc import RucCheck
 from migo_cli.settle import Lookup, Plan, Settlement, Tally, settle
 from migo_cli.writers import Output, ResultWriter, SheetStyle, open_writer
+
+if TYPE_CHECKING:
+    from migo_cli.history import HistoryStore
+    from migo_cli.padron.lookup import PadronLookup
+    from migo_cli.padron.store import PadronIndex
 
 __all__ = ["BatchJob", "BatchReport", "CreditCheck", "run_batch"]
 
@@ -77,6 +84,7 @@ class BatchJob:
     dry_run: bool = False
     credit_check: CreditCheck = CreditCheck.OFF
     simulated: bool = False  # outputs say so: a ``simulado`` column and resumen entry
+    answers: Source = Source.API  # ``--fuente``: who answers the well-formed RUCs
 
 
 @dataclass(slots=True)
@@ -133,6 +141,7 @@ class BatchReport:
             "formato_invalido": counts[Status.INVALID],
             "errores": tally.errors,
             "desde_cache": tally.from_cache,
+            "desde_padron": tally.from_padron,
             "llamadas_api": self.api_calls,
             "duracion_s": round(self.seconds, 3),
             "salida": self.output,
@@ -160,62 +169,100 @@ async def run_batch(
     *,
     client: MigoClient | None = None,
     cache: CacheScope | None = None,
+    padron: PadronIndex | None = None,
+    history: HistoryStore | None = None,
     progress: ProgressReporter | None = None,
     stop: asyncio.Event | None = None,
     stdout: TextIO | None = None,
 ) -> BatchReport:
     """Run one batch job; raises ``UsageError`` before anything is spent when it cannot run.
 
-    ``client`` is needed unless ``validate_only`` or ``dry_run``; ``cache``
-    (default: the client's) lets a dry run count cached answers without a token.
-    A fatal API error, an upstream that stopped answering, or a ``stop`` ends
-    the run early with a partial output: see ``BatchReport.fatal``,
-    ``unavailable`` and ``interrupted``.
+    ``client`` is needed unless ``validate_only``, ``dry_run`` or ``answers`` is
+    ``Source.PADRON``; ``cache`` (default: the client's) lets a dry run count
+    cached answers without a token. With ``answers`` ``padron`` or ``auto``,
+    ``padron`` is the index to answer from (default: the one in the data
+    directory; ``PadronMissingError`` when none is built) and ``history`` (default:
+    the client's) records its answers. A fatal API error, an upstream that
+    stopped answering, or a ``stop`` ends the run early with a partial output:
+    see ``BatchReport.fatal``, ``unavailable`` and ``interrupted``.
     """
     started = time.monotonic()
     scope = cache if cache is not None else (client.cache if client is not None else None)
-    if job.dry_run:
-        table, plan, report = await _read(job)
-        report.estimated_calls = _estimate_calls(plan, scope, job.mode)
-        report.seconds = time.monotonic() - started
-        return report
-    if client is None and not job.validate_only:
-        raise UsageError("se necesita un cliente de APIMIGO para consultar")
-    # Output checked and locked before the input is even read: a refused run costs nothing.
-    output = Output.parse(job.output or None, job.source)
-    with output.lock():
-        table, plan, report = await _read(job)
-        report.output = str(output)
-        if client is not None and not job.validate_only and job.credit_check is not CreditCheck.OFF:
-            await _check_credits(client, plan, scope, job)
-        columns = _result_columns(job)
-        names = _columns(table, columns) if job.enrich else list(columns)
-        writer = open_writer(
-            output,
-            columns=names,
-            layout="single" if job.enrich else "split",
-            stdout=stdout,
-            style=_sheet_style(columns, names),
-        )
-        try:
-            rows = _Rows(
-                table, plan, writer, columns=columns, enrich=job.enrich, simulated=job.simulated
-            )
-            report.settled = await settle(
-                plan, _lookup(job, client, stop), rows.add, progress=progress, stop=stop
-            )
-            if client is not None:
-                report.api_calls = client.stats.lookup_requests
+    with contextlib.ExitStack() as stack:
+        index = None
+        if job.answers is not Source.API and not job.validate_only:
+            index = padron if padron is not None else stack.enter_context(_open_padron())
+        if job.dry_run:
+            table, plan, report = await _read(job)
+            payable = _payable(plan, scope, job.answers, _answerer(index, None, history))
+            report.estimated_calls = _estimate_calls(payable, job.mode)
             report.seconds = time.monotonic() - started
-            rows.finish()
-            writer.close(report.summary())
-        except BaseException:
-            writer.abort()
-            raise
-        if client is not None and client.history is not None:
-            # Published: these changes were shown; a rerun from the cache repeats none.
-            client.history.delivered(ruc for _, ruc, _ in report.tally.changes)
-    return report
+            return report
+        asks = not job.validate_only and job.answers is not Source.PADRON
+        if client is None and asks:
+            raise UsageError("se necesita un cliente de APIMIGO para consultar")
+        answerer = _answerer(index, client if asks else None, history)
+        # Output checked and locked before the input is even read: a refused run costs nothing.
+        output = Output.parse(job.output or None, job.source)
+        with output.lock():
+            table, plan, report = await _read(job)
+            report.output = str(output)
+            if client is not None and asks and job.credit_check is not CreditCheck.OFF:
+                await _check_credits(client, plan, scope, job, answerer)
+            columns = _result_columns(job)
+            names = _columns(table, columns) if job.enrich else list(columns)
+            writer = open_writer(
+                output,
+                columns=names,
+                layout="single" if job.enrich else "split",
+                stdout=stdout,
+                style=_sheet_style(columns, names),
+            )
+            try:
+                rows = _Rows(
+                    table, plan, writer, columns=columns, enrich=job.enrich, simulated=job.simulated
+                )
+                report.settled = await settle(
+                    plan,
+                    _lookup(job, client, answerer, stop),
+                    rows.add,
+                    progress=progress,
+                    stop=stop,
+                )
+                if client is not None:
+                    report.api_calls = client.stats.lookup_requests
+                report.seconds = time.monotonic() - started
+                rows.finish()
+                writer.close(report.summary())
+            except BaseException:
+                writer.abort()
+                raise
+            kept = answerer.history if answerer is not None else None
+            if kept is None and client is not None:
+                kept = client.history
+            if kept is not None:
+                # Published: these changes were shown; a rerun from the cache repeats none.
+                kept.delivered(ruc for _, ruc, _ in report.tally.changes)
+        return report
+
+
+@contextlib.contextmanager
+def _open_padron() -> Iterator[PadronIndex]:
+    from migo_cli.padron.store import PadronIndex
+
+    with PadronIndex.open() as index:
+        yield index
+
+
+def _answerer(
+    index: PadronIndex | None, client: MigoClient | None, history: HistoryStore | None
+) -> PadronLookup | None:
+    """The padrón's answers (with ``client``: and APIMIGO's for the rest); None: APIMIGO only."""
+    if index is None:
+        return None
+    from migo_cli.padron.lookup import PadronLookup
+
+    return PadronLookup(index, client, history=history)
 
 
 async def _read(job: BatchJob) -> tuple[InputTable, Plan, BatchReport]:
@@ -234,15 +281,22 @@ async def _read(job: BatchJob) -> tuple[InputTable, Plan, BatchReport]:
     return table, plan, report
 
 
-def _lookup(job: BatchJob, client: MigoClient | None, stop: asyncio.Event | None) -> Lookup:
-    """Where the answers come from: the local checks alone, or the cache and APIMIGO."""
+def _lookup(
+    job: BatchJob,
+    client: MigoClient | None,
+    answerer: PadronLookup | None,
+    stop: asyncio.Event | None,
+) -> Lookup:
+    """Where the answers come from: the local checks alone, the padrón first, or APIMIGO."""
     if job.validate_only:
         return _locally
-    assert client is not None
 
     def consult(
         checks: Sequence[RucCheck], arrived: Callable[[RucResult], None]
     ) -> AsyncGenerator[tuple[int, RucResult]]:
+        if answerer is not None:
+            return answerer.stream(checks, mode=job.mode, stop=stop, on_result=arrived)
+        assert client is not None
         return client.stream(checks, mode=job.mode, ordered=True, stop=stop, on_result=arrived)
 
     return consult
@@ -266,28 +320,42 @@ def _local_result(check: RucCheck, now: str) -> RucResult:
     return RucResult.rejected(check.raw, check.reason, now)
 
 
-def _estimate_calls(plan: Plan, scope: CacheScope | None, mode: LookupMode) -> int:
-    pending = _uncached(plan, scope)
-    return math.ceil(pending / COLLECTION_MAX) if mode is LookupMode.COLLECTION else pending
+def _estimate_calls(payable: int, mode: LookupMode) -> int:
+    return math.ceil(payable / COLLECTION_MAX) if mode is LookupMode.COLLECTION else payable
 
 
-def _uncached(plan: Plan, scope: CacheScope | None) -> int:
-    """Valid RUCs without an answer in the cache: what the run pays for (one credit each)."""
-    return sum(1 for c in plan.checks if c.valid and (scope is None or not scope.has_ruc(c.ruc)))
+def _payable(
+    plan: Plan, scope: CacheScope | None, answers: Source, padron: PadronLookup | None
+) -> int:
+    """Valid RUCs the run would pay for (one credit each): not in the padrón, not cached.
+
+    With ``--fuente padron`` nothing is paid; with ``auto`` only what the padrón lacks.
+    """
+    if answers is Source.PADRON:
+        return 0
+    rucs = [c.ruc for c in plan.checks if c.valid]
+    if answers is Source.AUTO and padron is not None:
+        rucs = padron.missing(rucs)
+    return sum(1 for ruc in rucs if scope is None or not scope.has_ruc(ruc))
 
 
 async def _check_credits(
-    client: MigoClient, plan: Plan, scope: CacheScope | None, job: BatchJob
+    client: MigoClient,
+    plan: Plan,
+    scope: CacheScope | None,
+    job: BatchJob,
+    padron: PadronLookup | None,
 ) -> None:
     """Compare the account's credits with what the run needs; warn, or refuse when strict.
 
     APIMIGO bills each RUC, in a collection call too, so the need is the
-    number of uncached valid RUCs whatever the mode. ``/account`` is asked
+    number of uncached valid RUCs whatever the mode (with ``--fuente auto``, of those
+    the padrón does not hold). ``/account`` is asked
     once, without retries; when it does not answer, the run goes on.
     """
     valid = sum(1 for c in plan.checks if c.valid)
     exact = valid <= EXACT_ESTIMATE_MAX  # else start from an upper bound: no cache reads
-    needed = _uncached(plan, scope) if exact else valid
+    needed = _payable(plan, scope, job.answers, padron) if exact else valid
     if needed == 0:
         return
     credits = await client.remaining_credits()
@@ -295,7 +363,7 @@ async def _check_credits(
         log.debug("la cuenta no informó sus consultas disponibles; no se comprueba el saldo")
         return
     if credits < needed and not exact:
-        needed = _uncached(plan, scope)
+        needed = _payable(plan, scope, job.answers, padron)
     if credits >= needed:
         log.debug(
             "consultas disponibles: %s; esta ejecución necesita %s",
@@ -305,7 +373,8 @@ async def _check_credits(
         return
     message = (
         f"la cuenta de APIMIGO tiene {format_number(credits)} consultas disponibles y esta "
-        f"ejecución necesita {format_number(needed)} (RUC válidos sin respuesta en la caché)"
+        f"ejecución necesita {format_number(needed)} (RUC válidos sin respuesta en la caché"
+        f"{' ni en el padrón' if job.answers is Source.AUTO else ''})"
     )
     if job.credit_check is CreditCheck.STRICT:
         raise UsageError(f"{message}; no se consultó nada (--estricto)")

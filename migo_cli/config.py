@@ -17,6 +17,7 @@ import platformdirs
 
 from migo_cli.dialects import DIALECTS, Dialect, dialect_named
 from migo_cli.exceptions import ConfigError, InsecureBaseURLError, MissingTokenError
+from migo_cli.models import Source
 
 APP_NAME = "migo"
 DEFAULT_BASE_URL = "https://api.migo.pe"
@@ -33,6 +34,8 @@ DEFAULT_API = "v1"
 COLLECTION_MAX = 100
 #: ``migo simulador``'s port when none is given.
 SIMULATOR_PORT = 8787
+#: A local padrón older than this many days gets a warning when it answers (SPEC §7).
+PADRON_MAX_AGE_DAYS = 7
 #: Shorter "tokens" are not masked: replacing a letter or two would mangle every message.
 MIN_REDACTED = 6
 
@@ -173,6 +176,28 @@ def resolve_dialect(explicit: str | Dialect | None) -> Dialect:
         raise ConfigError(
             f"{source}: versión de API desconocida {name!r} (use {choices})"
         ) from None
+
+
+def resolve_source(explicit: str | Source | None) -> Source:
+    """``--fuente``, else ``MIGO_FUENTE``, else the config file's ``fuente``, else ``api``."""
+    if isinstance(explicit, Source):
+        return explicit
+    where, name = "--fuente", explicit
+    if not name:
+        where, name = ENV_SOURCE, os.environ.get(ENV_SOURCE)
+    if not name:
+        value = _read_config().get("fuente")
+        where, name = (
+            f"la clave fuente de {config_file()}",
+            value if isinstance(value, str) else None,
+        )
+    if not name:
+        return Source.API
+    try:
+        return Source(name.strip().lower())
+    except ValueError:
+        choices = ", ".join(source.value for source in Source)
+        raise ConfigError(f"{where}: fuente desconocida {name!r} (use {choices})") from None
 
 
 def resolve_base_url(explicit: str | None) -> str:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -41,6 +41,8 @@ TRACKED: Final = (
 
 _FIELDS: Final = tuple(field for field, _ in TRACKED)
 _COLUMNS: Final = ", ".join(("fecha", "existe", *_FIELDS))
+#: RUCs per ``IN (...)`` query: well under SQLite's bound on parameters.
+_CHUNK: Final = 500
 _INSERT: Final = f"INSERT INTO entries (ruc, {_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
 _SCHEMA = """
@@ -193,6 +195,54 @@ class HistoryStore:
             raise
         return change
 
+    def record_many(
+        self, answers: Sequence[tuple[str, HistoryEntry]], *, newer_only: bool = False
+    ) -> None:
+        """Note many fresh answers in one transaction (a window of padrón rows); see ``record``.
+
+        With ``newer_only``, an answer dated no later than the RUC's last entry is
+        older news and is skipped: a padrón published before an API answer already
+        recorded must not report the old values as a change, nor the API's again
+        on the next run.
+        """
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            last = self._last_many([ruc for ruc, _ in answers])
+            inserts: list[tuple[Any, ...]] = []
+            changes: list[tuple[str, str, int]] = []
+            for ruc, entry in answers:
+                before = last.get(ruc)
+                if before is not None and newer_only and before.fecha[:10] >= entry.fecha[:10]:
+                    continue
+                change = None if before is None else describe_change(before, entry)
+                if before is None or change is not None:
+                    inserts.append((ruc, entry.fecha, int(entry.existe), *entry.values()))
+                    last[ruc] = entry  # a RUC twice in one call compares with the first
+                if change is not None:
+                    changes.append((ruc, change.text, change.severity))
+            db.executemany(_INSERT, inserts)
+            db.executemany(
+                "INSERT OR REPLACE INTO pending (ruc, cambio, severidad) VALUES (?, ?, ?)",
+                changes,
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def pending_many(self, rucs: Sequence[str]) -> dict[str, Change]:
+        """``pending`` for many RUCs at once: those with a change not yet shown."""
+        found: dict[str, Change] = {}
+        for start in range(0, len(rucs), _CHUNK):
+            chunk = rucs[start : start + _CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT ruc, cambio, severidad FROM pending WHERE ruc IN ({marks})", chunk
+            )
+            found.update((ruc, Change(text, severity)) for ruc, text, severity in rows)
+        return found
+
     def pending(self, ruc: str) -> Change | None:
         """A change recorded but not yet shown in a published output."""
         row = self._db.execute(
@@ -222,6 +272,19 @@ class HistoryStore:
                 return self._db.execute("DELETE FROM entries").rowcount
             self._db.execute("DELETE FROM pending WHERE ruc = ?", (ruc,))
             return self._db.execute("DELETE FROM entries WHERE ruc = ?", (ruc,)).rowcount
+
+    def _last_many(self, rucs: Sequence[str]) -> dict[str, HistoryEntry]:
+        last: dict[str, HistoryEntry] = {}
+        for start in range(0, len(rucs), _CHUNK):
+            chunk = rucs[start : start + _CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT ruc, {_COLUMNS} FROM entries WHERE id IN "
+                f"(SELECT max(id) FROM entries WHERE ruc IN ({marks}) GROUP BY ruc)",
+                chunk,
+            )
+            last.update((row[0], _entry(row[1:])) for row in rows)
+        return last
 
     def _last(self, ruc: str) -> HistoryEntry | None:
         row = self._db.execute(

@@ -1,6 +1,6 @@
 """One engine for a list of values: plan them once, settle each into one row, count once.
 
-    values → Plan (check, dedupe) → lookup (cache | API | local) → settle → rows + Tally
+    values → Plan (check, dedupe) → lookup (padrón | cache | API | local) → settle → rows + Tally
 
 ``migo masivo`` (``batch.run_batch``, rows streamed to a file) and
 ``MigoClient.lookup_batch`` (rows kept in a list) are both ``settle`` with a
@@ -87,13 +87,14 @@ class Tally:
     few on a nightly run (they are the news), listed in the summary.
     """
 
-    __slots__ = ("by_status", "changes", "done", "fit", "from_cache", "unfit")
+    __slots__ = ("by_status", "changes", "done", "fit", "from_cache", "from_padron", "unfit")
 
     def __init__(self) -> None:
         self.by_status: Counter[Status] = Counter()
         self.fit = 0  # ``valido`` rows with apto_facturacion true
         self.unfit: dict[str, int] = {}  # the other ``valido`` rows, by reason
         self.from_cache = 0
+        self.from_padron = 0  # answered by the local padrón (found or not)
         self.done = 0
         self.changes: list[tuple[int, str, str]] = []
 
@@ -110,6 +111,8 @@ class Tally:
         self.by_status[status] += 1
         if result.origin is Origin.CACHE:
             self.from_cache += 1
+        elif result.origin is Origin.PADRON:
+            self.from_padron += 1
         if result.change:
             self.changes.append((result.change_severity, result.ruc, result.change))
         if status is Status.VALID:
@@ -125,7 +128,10 @@ class Tally:
 
     def __repr__(self) -> str:
         counts = {status.value: n for status, n in self.by_status.items()}
-        return f"Tally(done={self.done}, {counts}, fit={self.fit}, from_cache={self.from_cache})"
+        return (
+            f"Tally(done={self.done}, {counts}, fit={self.fit}, from_cache={self.from_cache}, "
+            f"from_padron={self.from_padron})"
+        )
 
 
 @dataclass(slots=True)
