@@ -36,6 +36,7 @@ from migo_cli.config import (
     redact,
     resolve_base_url,
     resolve_dialect,
+    resolve_source,
     resolve_token,
 )
 from migo_cli.exceptions import (
@@ -48,7 +49,15 @@ from migo_cli.exceptions import (
     RejectedValueError,
     UsageError,
 )
-from migo_cli.models import LookupMode, RucResult, Status, check_dni, parse_date, today_in_lima
+from migo_cli.models import (
+    LookupMode,
+    RucResult,
+    Source,
+    Status,
+    check_dni,
+    parse_date,
+    today_in_lima,
+)
 from migo_cli.numfmt import format_number
 from migo_cli.ruc import check_ruc
 from migo_cli.spanish import (
@@ -64,6 +73,8 @@ if TYPE_CHECKING:
     from migo_cli.cache import ResultCache
     from migo_cli.client import MigoClient
     from migo_cli.history import HistoryStore
+    from migo_cli.padron.lookup import PadronLookup
+    from migo_cli.padron.store import PadronIndex
     from migo_cli.progress import ProgressReporter
     from migo_cli.writers import Output
 
@@ -197,6 +208,17 @@ QuietOption = Annotated[
         "--quiet",
         help="Solo errores: sin barra de progreso ni resumen.",
         rich_help_panel=_OUT,
+    ),
+]
+SourceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--fuente",
+        help="Quién responde: api (APIMIGO, con caché), padron (solo el padrón local de SUNAT: "
+        "sin token ni costo) o auto (el padrón, y APIMIGO solo para los RUC que no tiene). Si "
+        "no: MIGO_FUENTE, la clave fuente del archivo de configuración, o api.",
+        metavar="api|padron|auto",
+        show_default=False,
     ),
 ]
 DEFAULT_TIMEOUT = Timeout().total
@@ -426,6 +448,35 @@ async def _client(
                 cache.close()
 
 
+@contextlib.contextmanager
+def _padron_index() -> Iterator[PadronIndex]:
+    """The local padrón (``MIGO_PADRON_DIR`` or the data dir); none built: exit 2, saying how."""
+    from migo_cli.padron.store import PadronIndex
+
+    with PadronIndex.open() as index:
+        yield index
+
+
+@contextlib.asynccontextmanager
+async def _padron_lookup(
+    api: ApiOptions, secrets: list[str], source: Source, limits: Limits | None = None
+) -> AsyncIterator[PadronLookup]:
+    """``--fuente padron`` (no token, no HTTP) or ``auto`` (the padrón, then the client)."""
+    from migo_cli.padron.lookup import PadronLookup
+
+    with _padron_index() as index:
+        if source is Source.AUTO:
+            async with _client(api, secrets, limits) as client:
+                yield PadronLookup(index, client)
+            return
+        history = _open_history(api)
+        try:
+            yield PadronLookup(index, history=history)
+        finally:
+            if history is not None:
+                history.close()
+
+
 def _progress(quiet: bool) -> ProgressReporter:
     from migo_cli.progress import LogProgress, NullProgress, RichProgress
 
@@ -481,25 +532,32 @@ def consultar(
     dialect: DialectOption = None,
     verbose: VerboseOption = False,
     quiet: QuietOption = False,
+    fuente: SourceOption = None,
 ) -> None:
     """Consultar uno o algunos RUC. Sale con 0 solo si todos son válidos.
 
     Un RUC se muestra como ficha con todos sus datos; varios, como tabla (--detalle: fichas).
+    Con --fuente padron responde el padrón local de SUNAT, sin token ni costo.
     """
     api = ApiOptions.of(ctx)
     secrets: list[str] = []
 
     async def main(signals: _Signals) -> int:
+        source = resolve_source(fuente)
         checks = [check_ruc(value) for value in dict.fromkeys(rucs)]
         if any(check is None for check in checks):
             raise InvalidValueError("hay un RUC vacío entre los argumentos")
-        if any(check.valid for check in checks if check is not None):
+        values = [c.key for c in checks if c is not None]
+        if not any(check.valid for check in checks if check is not None):
+            # nothing to pay for: no token needed to say what is wrong
+            results = [RucResult.rejected(c.raw, c.reason) for c in checks if c is not None]
+        elif source is not Source.API:
+            async with _padron_lookup(api, secrets, source) as lookup:
+                results = [r async for _, r in lookup.stream(values, stop=signals.stop)]
+        else:
             async with _client(api, secrets) as client:
-                values = [c.key for c in checks if c is not None]
                 stream = client.stream(values, ordered=True, stop=signals.stop)
                 results = [result async for _, result in stream]
-        else:  # nothing to pay for: no token needed to say what is wrong
-            results = [RucResult.rejected(c.raw, c.reason) for c in checks if c is not None]
         if as_json:
             rows = [r.to_row() for r in results]
             _emit_json(rows[0] if len(rows) == 1 else rows, api.simulated)
@@ -597,6 +655,7 @@ def masivo(
     dialect: DialectOption = None,
     verbose: VerboseOption = False,
     quiet: QuietOption = False,
+    fuente: SourceOption = None,
 ) -> None:
     """Consultar en lote los RUC de un archivo y escribir los resultados.
 
@@ -607,6 +666,8 @@ def masivo(
       migo masivo proveedores.csv --columna "Nro. RUC" -o verificados.csv --rpm 600
 
       migo masivo rucs.txt --dry-run
+
+      migo masivo clientes.xlsx --fuente auto   (se paga solo lo que el padrón no tiene)
     """
     from migo_cli.batch import BatchJob, CreditCheck, run_batch
     from migo_cli.writers import Output
@@ -616,6 +677,7 @@ def masivo(
 
     async def main(signals: _Signals) -> int:
         summary = Output.summary(json_resumen) if json_resumen is not None else None
+        source = resolve_source(fuente)
         job = BatchJob(
             source=entrada,
             output=salida,
@@ -627,16 +689,28 @@ def masivo(
             dry_run=dry_run,
             credit_check=CreditCheck.STRICT if estricto else CreditCheck.WARN,
             simulated=api.simulated,
+            answers=source,
         )
         progress = _progress(api.quiet)
-        with _long_lived_objects_frozen():
+        with contextlib.ExitStack() as stack, _long_lived_objects_frozen():
+            # Opened first: no padrón is a usage error before any token or file is touched.
+            padron = None
+            if source is not Source.API and not solo_validar:
+                padron = stack.enter_context(_padron_index())
             if solo_validar or dry_run:
-                report = await _offline(job, api, progress)
+                report = await _offline(job, api, progress, padron)
+            elif source is Source.PADRON:
+                history = _open_history(api)
+                if history is not None:
+                    stack.callback(history.close)
+                report = await run_batch(
+                    job, padron=padron, history=history, progress=progress, stop=signals.stop
+                )
             else:
                 limits = Limits(concurrency=concurrencia, rpm=rpm)
                 async with _client(api, secrets, limits) as client:
                     report = await run_batch(
-                        job, client=client, progress=progress, stop=signals.stop
+                        job, client=client, padron=padron, progress=progress, stop=signals.stop
                     )
         if summary is not None:
             _write_summary(summary, report)
@@ -671,7 +745,9 @@ def _long_lived_objects_frozen() -> Iterator[None]:
         gc.unfreeze()
 
 
-async def _offline(job: BatchJob, api: ApiOptions, progress: ProgressReporter) -> BatchReport:
+async def _offline(
+    job: BatchJob, api: ApiOptions, progress: ProgressReporter, padron: PadronIndex | None
+) -> BatchReport:
     """``--solo-validar`` and ``--dry-run``: no token, no calls; a dry run reads the cache."""
     from migo_cli.batch import run_batch
     from migo_cli.cache import cache_scope_for
@@ -681,7 +757,7 @@ async def _offline(job: BatchJob, api: ApiOptions, progress: ProgressReporter) -
         scope = None
         if cache is not None:
             scope = cache.scope(cache_scope_for(api.base_url, simulated=api.simulated))
-        return await run_batch(job, cache=scope, progress=progress)
+        return await run_batch(job, cache=scope, padron=padron, progress=progress)
     finally:
         if cache is not None:
             cache.close()

@@ -30,10 +30,14 @@ from migo_cli.exceptions import (
     EndpointNotFoundError,
     FatalAPIError,
     NotFoundError,
+    PadronError,
+    PadronMissingError,
     QuotaExceededError,
     RejectedValueError,
     UsageError,
 )
+from migo_cli.models import today_in_lima
+from migo_cli.numfmt import format_number
 
 __all__ = ["Check", "Diagnosis", "Outcome", "Problem", "diagnose"]
 
@@ -96,8 +100,12 @@ async def diagnose(
     api: Dialect | str | None = None,
     cache_dir: Path | None = None,
     limits: Timeout | None = None,
+    padron_dir: Path | None = None,
 ) -> Diagnosis:
     """Run every check; never raises for what it checks (each failure is a ``Check``).
+
+    ``padron_dir``: where the padrón's index is (default: ``MIGO_PADRON_DIR`` or the
+    user data dir); a padrón not built is information, never a failure.
 
     ``limits`` bounds each request (``Timeout``); a check never retries.
     """
@@ -111,10 +119,35 @@ async def diagnose(
         for name in ("ruta", "token aceptado", "créditos"):
             report.add(name, Outcome.SKIPPED, "no se puede comprobar sin token y URL válidos")
     _cache(report, cache_dir)
-    report.add(
-        "padrón", Outcome.INFO, "sin índice local del padrón de SUNAT (esta versión no lo usa)"
-    )
+    _padron(report, padron_dir)
     return report
+
+
+def _padron(report: Diagnosis, directory: Path | None) -> None:
+    """The local padrón: information either way (SPEC §3), a warning in words when it is old."""
+    from migo_cli.padron.lookup import stale_warning
+    from migo_cli.padron.store import PadronIndex
+
+    try:
+        with PadronIndex.open(directory) as index:
+            info = index.info
+    except PadronMissingError:
+        report.add(
+            "padrón",
+            Outcome.INFO,
+            "sin padrón local (--fuente padron|auto lo necesitan: migo padron actualizar)",
+        )
+        return
+    except PadronError as exc:
+        report.add("padrón", Outcome.INFO, f"{exc} (vuelva a crearlo: migo padron actualizar)")
+        return
+    today = today_in_lima()
+    detail = (
+        f"del {info.fecha.isoformat()} ({info.age_days(today)} días), "
+        f"{format_number(info.filas)} RUC, en {info.ruta}"
+    )
+    warning = stale_warning(info, today)
+    report.add("padrón", Outcome.INFO, f"{detail}; {warning}" if warning else detail)
 
 
 def _token(report: Diagnosis, explicit: str | None) -> str | None:

@@ -67,6 +67,7 @@ ORIGIN_LABELS: Mapping[Origin, str] = {
     Origin.API: "APIMIGO",
     Origin.CACHE: "caché (respuesta anterior de APIMIGO)",
     Origin.LOCAL: "validación local (sin consulta)",
+    Origin.PADRON: "padrón reducido de SUNAT (copia local, sin costo)",
 }
 #: APIMIGO's placeholder for an address part that does not apply.
 _EMPTY = frozenset({"", "-"})
@@ -436,6 +437,8 @@ def summary_table(report: BatchReport) -> Table:
         more = len(changes) - _CHANGES_LISTED
         table.add_row(Text(f"  … y {format_number(more)} más (hoja o columna «cambio»)"), Text(""))
     row("Desde caché", _count(summary["desde_cache"]))
+    if summary["desde_padron"]:
+        row("Desde el padrón", _count(summary["desde_padron"]))
     row("Llamadas a la API", _count(summary["llamadas_api"]))
     row("Duración", Text(f"{format_number(summary['duracion_s'], 1)} s"))
     if summary["salida"] is not None:
