@@ -269,8 +269,6 @@ class _Redact(logging.Filter):
 
 
 def _setup_logging(verbose: bool, quiet: bool) -> None:
-    import stamina.instrumentation
-
     logger = logging.getLogger("migo")
     logger.handlers.clear()
     logger.propagate = False
@@ -283,7 +281,15 @@ def _setup_logging(verbose: bool, quiet: bool) -> None:
             logging.Formatter("%(asctime)s migo %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
         )
     logger.addHandler(handler)
-    # We log retries ourselves, in Spanish; stamina's default hook would warn in English.
+
+
+def _quiet_retries() -> None:
+    """We log retries ourselves, in Spanish; stamina's default hook would warn in English.
+
+    Called where a client is made: a command answered by the padrón alone never loads stamina.
+    """
+    import stamina.instrumentation
+
     stamina.instrumentation.set_on_retry_hooks([])
 
 
@@ -423,6 +429,7 @@ async def _client(
 ) -> AsyncIterator[MigoClient]:
     from migo_cli.client import MigoClient
 
+    _quiet_retries()
     async with _upstream(api) as (token, base_url):
         if not api.simulated:  # config.redact decides what is long enough to mask
             secrets.append(token)
@@ -1264,6 +1271,7 @@ def diagnostico(
     secrets: list[str] = []
 
     async def run(token: str | None, base_url: str | None) -> Diagnosis:
+        _quiet_retries()
         timeout = Timeout(total=api.timeout)
         return await diagnose(
             token, base_url=base_url, api=api.dialect, cache_dir=api.cache_dir, limits=timeout
