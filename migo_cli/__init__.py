@@ -20,7 +20,8 @@ routes), ``client`` (APIMIGO over aiohttp), ``pace``, ``diagnostics`` (``migo di
 ``cache`` (diskcache), ``history`` (each RUC's past answers), ``testing`` (no waits
 in tests), ``readers``/``writers`` (files), ``batch`` (the
 ``masivo`` pipeline), ``progress``, ``simulator``, ``config`` (defaults),
-``exceptions``, ``models`` (every result, DNI and date checks), ``services``
+``exceptions``, ``models`` (every result, DNI and date checks), ``padron`` (SUNAT's
+padrón reducido kept locally: ``store``, ``lookup`` for ``--fuente``, ``ubigeo``), ``services``
 (``lookup_batch``'s summary), ``sync`` (the synchronous ``Migo``), and ``cli`` (the
 thin command on top), ``background`` (an event loop in a thread, for ``Migo`` and
 ``SimulatorThread``), ``render``/``spanish``/``numfmt`` (what a person reads).
@@ -53,6 +54,8 @@ from migo_cli.exceptions import (
     NotFoundError,
     OutputError,
     OutputLockedError,
+    PadronError,
+    PadronMissingError,
     QuotaExceededError,
     RateLimitedError,
     RejectedValueError,
@@ -80,10 +83,14 @@ if TYPE_CHECKING:
         LookupMode,
         Origin,
         RucResult,
+        Source,
         Status,
         check_dni,
         parse_date,
     )
+    from migo_cli.padron.lookup import PadronLookup
+    from migo_cli.padron.store import PadronIndex, PadronInfo, build_index
+    from migo_cli.padron.ubigeo import Place, place_of
     from migo_cli.progress import LogProgress, NullProgress, ProgressReporter, RichProgress
     from migo_cli.readers import InputTable, read_input
     from migo_cli.ruc import RucCheck, check_ruc, is_valid_ruc, normalize
@@ -111,10 +118,14 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "LookupMode",
         "Origin",
         "RucResult",
+        "Source",
         "Status",
         "check_dni",
         "parse_date",
     ),
+    "migo_cli.padron.lookup": ("PadronLookup",),
+    "migo_cli.padron.store": ("PadronIndex", "PadronInfo", "build_index"),
+    "migo_cli.padron.ubigeo": ("Place", "place_of"),
     "migo_cli.progress": ("LogProgress", "NullProgress", "ProgressReporter", "RichProgress"),
     "migo_cli.readers": ("InputTable", "read_input"),
     "migo_cli.ruc": ("RucCheck", "check_ruc", "is_valid_ruc", "normalize"),
@@ -188,6 +199,12 @@ __all__ = [
     "Output",
     "OutputError",
     "OutputLockedError",
+    "PadronError",
+    "PadronIndex",
+    "PadronInfo",
+    "PadronLookup",
+    "PadronMissingError",
+    "Place",
     "Problem",
     "ProgressReporter",
     "QuotaExceededError",
@@ -205,12 +222,14 @@ __all__ = [
     "Simulator",
     "SimulatorConfig",
     "SimulatorThread",
+    "Source",
     "Status",
     "Tally",
     "Timeout",
     "TransientAPIError",
     "UsageError",
     "__version__",
+    "build_index",
     "check_dni",
     "check_ruc",
     "default_output",
@@ -219,6 +238,7 @@ __all__ = [
     "normalize",
     "open_writer",
     "parse_date",
+    "place_of",
     "read_input",
     "run_batch",
 ]
