@@ -22,6 +22,11 @@
 # MIGO_ALERTA) is called with the message and that file, e.g. a script running
 #   mail -s "$1" -A "$2" contabilidad@empresa.pe </dev/null
 # Extra options for migo: MIGO_OPCIONES="--rpm 600 --estricto".
+# SUNAT's padrón: with MIGO_FUENTE=auto (or padron) in /etc/migo.env, the night first
+# runs `migo padron actualizar` (SUNAT's free daily list), then the check answers from it
+# and pays APIMIGO only for RUCs it does not hold (README, "Ahorrar consultas con el
+# padrón de SUNAT"). A failed update is logged and the check goes on with the padrón
+# already there (migo warns when it is older than 7 days); with none at all, migo exits 2.
 set -uo pipefail
 
 if [[ $# -lt 1 ]]; then
@@ -83,6 +88,17 @@ avisar_cambios() {
     fi
 }
 
+case ${MIGO_FUENTE:-api} in
+    auto | padron)
+        registrar "padrón: actualizando"
+        if "$MIGO" padron actualizar </dev/null >>"$LOG" 2>&1; then
+            registrar "padrón: actualizado"
+        else
+            registrar "padrón: no se pudo actualizar (código $?); se usa el anterior"
+        fi
+        ;;
+esac
+
 ejecutar --refrescar
 codigo=$?
 avisar_cambios ""
@@ -102,7 +118,7 @@ case $codigo in
         alertar "parcial: algunos RUC quedaron con error tras el reintento; ver $SALIDA (hoja errores)"
         ;;
     2)
-        alertar "error de uso o de entrada (archivo, columna, salida bloqueada, saldo con --estricto); ver $LOG"
+        alertar "error de uso o de entrada (archivo, columna, salida bloqueada, saldo con --estricto, sin padrón con MIGO_FUENTE); ver $LOG"
         ;;
     3)
         alertar "token rechazado o consultas agotadas: revise la cuenta (migo cuenta); lo respondido está en $SALIDA"

@@ -410,3 +410,17 @@ def test_cron_with_the_real_migo(env: Path, sim: SimulatorThread) -> None:
     assert more == []
     assert "1 RUC cambiaron" in message
     assert attached == str(changes)
+
+
+@pytest.mark.parametrize(
+    ("update", "logged"), [("0", "padrón: actualizado"), ("1", "se usa el anterior")]
+)
+def test_cron_updates_the_padron_first_with_fuente_auto(
+    tmp_path: Path, update: str, logged: str
+) -> None:
+    code, log, calls, _ = run_cron(tmp_path, f"{update} 0", MIGO_FUENTE="auto")
+    assert code == 0
+    assert calls[0] == "padron actualizar"
+    assert calls[1].startswith("masivo ")
+    assert "--refrescar" in calls[1]
+    assert logged in log
