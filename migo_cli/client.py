@@ -43,7 +43,7 @@ from collections.abc import (
 )
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal, NamedTuple, Self
+from typing import Any, Final, Literal, NamedTuple, Self
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -582,6 +582,7 @@ class MigoClient:
         stop: asyncio.Event | None = None,
         on_result: Callable[[RucResult], None] | None = None,
         window: int = DEFAULT_WINDOW,
+        first: FirstAnswers | None = None,
     ) -> AsyncGenerator[tuple[int, RucResult]]:
         """Look up many values; yields ``(position, result)`` as results are known.
 
@@ -596,6 +597,12 @@ class MigoClient:
         finish. A ``FatalAPIError`` (token, credits) or ``ServiceUnavailableError``
         (``Retry.give_up_after`` RUCs failed in a row) is raised after every result
         already paid for has been yielded; positions never yielded got no answer.
+
+        ``first`` answers what it can before the cache and APIMIGO (the padrón,
+        for ``--fuente auto``): it gets the well-formed checks ``FIRST_BATCH`` at
+        a time and returns a result or None for each; only the Nones are asked.
+        Its answers cost nothing, so they keep coming after a fatal error (the
+        rest of the input is still read); only ``stop`` ends them.
         """
         stream = _Stream(
             self,
@@ -604,6 +611,7 @@ class MigoClient:
             stop=stop or asyncio.Event(),
             on_result=on_result,
             window=window,
+            first=first,
         )
         async for item in stream.run(values):
             yield item
@@ -895,8 +903,14 @@ async def _enumerate(
 
 # A job: (sequence number, input position, RUC) for each RUC it asks about.
 _Job = list[tuple[int, int, str]]
-_Outgoing = tuple[int, int, RucResult]
+# None: a job dropped after a fatal error; its place in the order is passed over.
+_Outgoing = tuple[int, int, RucResult | None]
 _DONE = object()
+
+#: Answers some well-formed RUCs before the cache and APIMIGO (``stream``'s ``first``).
+FirstAnswers = Callable[[Sequence[RucCheck]], Sequence[RucResult | None]]
+#: How many checks ``first`` gets at a time: one batched index query each.
+FIRST_BATCH: Final = 512
 
 
 class _Stream:
@@ -918,12 +932,16 @@ class _Stream:
         stop: asyncio.Event,
         on_result: Callable[[RucResult], None] | None,
         window: int,
+        first: FirstAnswers | None = None,
     ) -> None:
         self.client = client
         self.chunk = COLLECTION_MAX if mode is LookupMode.COLLECTION else 1
         self.ordered = ordered
         self.stop = stop
         self.halt = asyncio.Event()  # stop requested, or a fatal error
+        self.first = first
+        # What ends the reading of the input: with free answers to give, only a stop.
+        self.ends_feeding = stop if first is not None else self.halt
         self.on_result = on_result
         self.workers = client.limits.concurrency
         # The window must hold every job in flight or queued, or the feeder could wait forever.
@@ -939,21 +957,56 @@ class _Stream:
             self.on_result(result)
         self.outbox.put_nowait((seq, position, result))
 
+    def _drop(self, job: _Job) -> None:
+        """A job that will never be answered: ordered output passes over its places."""
+        for seq, position, _ in job:
+            self.outbox.put_nowait((seq, position, None))
+
     async def _acquire_window(self) -> bool:
-        """A window permit, or False when the run halts while waiting for one."""
+        """A window permit, or False when the input stops being read while waiting for one."""
         if not self.window.locked():
             await self.window.acquire()
             return True
+        ends = self.ends_feeding
         acquire = asyncio.ensure_future(self.window.acquire())
-        halted = asyncio.ensure_future(self.halt.wait())
-        await asyncio.wait({acquire, halted}, return_when=asyncio.FIRST_COMPLETED)
-        halted.cancel()
+        ended = asyncio.ensure_future(ends.wait())
+        await asyncio.wait({acquire, ended}, return_when=asyncio.FIRST_COMPLETED)
+        ended.cancel()
         if acquire.done() and not acquire.cancelled():
-            if not self.halt.is_set():
+            if not ends.is_set():
                 return True
             self.window.release()
         acquire.cancel()
         return False
+
+    async def _checks(
+        self, values: Iterable[object] | AsyncIterable[object]
+    ) -> AsyncIterator[tuple[int, RucCheck, RucResult | None]]:
+        """Each non-blank value checked, with ``first``'s answer for it (None: ask on)."""
+        batch: list[tuple[int, RucCheck]] = []
+        async for position, value in _enumerate(values):
+            check = value if isinstance(value, RucCheck) else check_ruc(value)
+            if check is None:
+                continue
+            if self.first is None:
+                yield position, check, None
+                continue
+            batch.append((position, check))
+            if len(batch) >= FIRST_BATCH:
+                for item in self._answer_first(batch):
+                    yield item
+                batch = []
+        if batch:
+            for item in self._answer_first(batch):
+                yield item
+
+    def _answer_first(
+        self, batch: list[tuple[int, RucCheck]]
+    ) -> list[tuple[int, RucCheck, RucResult | None]]:
+        assert self.first is not None
+        valid = [check for _, check in batch if check.valid]
+        answers = iter(self.first(valid))
+        return [(p, c, next(answers) if c.valid else None) for p, c in batch]
 
     async def _feed(self, values: Iterable[object] | AsyncIterable[object]) -> None:
         job: _Job = []
@@ -961,12 +1014,9 @@ class _Stream:
         clock = self.client.clock
         seq = 0
         try:
-            async for position, value in _enumerate(values):
-                if self.halt.is_set():
+            async for position, check, answered in self._checks(values):
+                if self.ends_feeding.is_set():
                     break
-                check = value if isinstance(value, RucCheck) else check_ruc(value)
-                if check is None:
-                    continue
                 if job and self.window.locked():
                     await self.jobs.put(job)  # a partial chunk must not wait for its own window
                     job = []
@@ -977,16 +1027,26 @@ class _Stream:
                     local = RucResult.rejected(check.raw, check.reason, clock.now())
                     self._emit(seq - 1, position, local)
                     continue
+                if answered is not None:
+                    self._emit(seq - 1, position, answered)
+                    continue
                 cached = cache.get_ruc(check.ruc)
                 if cached is not None:
                     self._emit(seq - 1, position, self.client._pending(cached))
+                    continue
+                if self.halt.is_set():  # after a fatal error: nothing more is paid for
+                    self.window.release()
+                    seq -= 1
                     continue
                 job.append((seq - 1, position, check.ruc))
                 if len(job) >= self.chunk:
                     await self.jobs.put(job)
                     job = []
-            if job and not self.halt.is_set():
-                await self.jobs.put(job)
+            if job:
+                if self.halt.is_set():
+                    self._drop(job)
+                else:
+                    await self.jobs.put(job)
         finally:
             for _ in range(self.workers):
                 await self.jobs.put(None)
@@ -1002,7 +1062,8 @@ class _Stream:
         client = self.client
         while (job := await self.jobs.get()) is not None:
             if self.halt.is_set():
-                continue  # drain: these positions get no answer
+                self._drop(job)  # drain: these positions get no answer
+                continue
             try:
                 if self.chunk == 1:
                     seq, position, ruc = job[0]
@@ -1014,6 +1075,7 @@ class _Stream:
             except FatalAPIError as exc:
                 self.fatal = self.fatal or exc
                 self.halt.set()
+                self._drop(job)
                 continue
             where = {ruc: (seq, position) for seq, position, ruc in job}
             for result in results:
@@ -1054,23 +1116,30 @@ class _Stream:
         self, values: Iterable[object] | AsyncIterable[object]
     ) -> AsyncIterator[tuple[int, RucResult]]:
         runner = asyncio.create_task(self._run_tasks(values))
-        held: dict[int, tuple[int, RucResult]] = {}  # ordered mode: results ahead of their turn
+        held: dict[
+            int, tuple[int, RucResult | None]
+        ] = {}  # ordered mode: results ahead of their turn
         next_seq = 0
         try:
             while (item := await self.outbox.get()) is not _DONE:
                 seq, position, result = item  # type: ignore[misc]
                 if not self.ordered:
                     self.window.release()
-                    yield position, result
+                    if result is not None:
+                        yield position, result
                     continue
                 held[seq] = (position, result)
                 while next_seq in held:
                     self.window.release()
-                    yield held.pop(next_seq)
+                    position, result = held.pop(next_seq)
                     next_seq += 1
+                    if result is not None:
+                        yield position, result
             await runner  # re-raises a crash of the feeder or a worker
             for seq in sorted(held):  # after a stop or a fatal error: the gaps never fill
-                yield held.pop(seq)
+                position, result = held.pop(seq)
+                if result is not None:
+                    yield position, result
             if self.fatal is not None:
                 raise self.fatal
             if self.gave_up is not None:

@@ -8,6 +8,7 @@ by field, and the simulator's journal counts every request that reached it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 from collections.abc import Iterator
@@ -18,9 +19,12 @@ import pytest
 from typer.testing import CliRunner
 
 from migo_cli.cli import app
+from migo_cli.client import MigoClient
+from migo_cli.config import Limits
 from migo_cli.diagnostics import Outcome, diagnose
+from migo_cli.exceptions import QuotaExceededError
 from migo_cli.history import HistoryEntry, HistoryStore
-from migo_cli.models import UPSTREAM_FIELDS, Origin, Status, today_in_lima
+from migo_cli.models import UPSTREAM_FIELDS, Origin, RucResult, Status, today_in_lima
 from migo_cli.padron.lookup import PadronLookup
 from migo_cli.padron.store import PadronIndex, build_index
 from migo_cli.simulator import RUC_ACENTOS, SimulatorConfig, SimulatorThread, ruc_answer
@@ -327,3 +331,75 @@ def test_estricto_with_auto_counts_only_what_the_padron_lacks(padron: Path, env:
         )  # fmt: skip
         assert code == 0, err  # 6 credits are enough: the padrón answers the other 14
         assert sorted(asked(thread)) == sorted(LATE)
+
+
+# -- --fuente auto goes through the client's one pool: no window barrier ------------------
+
+
+def _auto_index(env: Path, fecha: date, rucs: list[str], late: set[str]) -> Path:
+    directory = env / "padron-auto"
+    source = write_padron(
+        directory / "padron.zip", rucs=rucs, missing=late, specials=False, not_found_share=0.0
+    )
+    build_index(source.path, directory, fecha=fecha)
+    return directory
+
+
+async def test_auto_asks_a_later_gap_while_an_earlier_one_still_hangs(
+    env: Path, fecha: date
+) -> None:
+    """A slow answer holds up only its own place in the output, never the requests after it.
+
+    The two gaps are more than 10,000 values apart (the old per-window barrier):
+    the later one is answered while the first still hangs at the server.
+    """
+    rucs = make_rucs(12_000, start=200_000)
+    first, later = rucs[10], rucs[11_500]
+    directory = _auto_index(env, fecha, rucs, {first, later})
+    config = SimulatorConfig(token=TOKEN, not_found_share=0.0, hang={first}, hang_seconds=600.0)
+    yielded: list[int] = []
+    with SimulatorThread(config, journal=True) as sim, PadronIndex.open(directory) as index:
+        async with MigoClient(TOKEN, base_url=sim.base_url) as client:
+
+            async def consume() -> None:
+                async for position, _ in PadronLookup(index, client).stream(rucs):
+                    yielded.append(position)
+
+            task = asyncio.create_task(consume())
+            deadline = asyncio.get_running_loop().time() + 120
+            while later not in asked(sim):  # the event: the later gap was answered
+                assert not task.done(), "the stream ended before asking the later gap"
+                assert asyncio.get_running_loop().time() < deadline, "the later gap was never asked"
+                await asyncio.sleep(0.01)
+            assert first not in asked(sim)  # still hanging
+            assert yielded == list(range(10))  # in input order: everything before the hang
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def test_auto_out_of_credits_midway_still_answers_the_rest_from_the_padron(
+    env: Path, fecha: date
+) -> None:
+    """A fatal error stops the paying, not the free answers: every padrón row is yielded."""
+    rucs = make_rucs(3_000, start=300_000)
+    late = {rucs[i] for i in range(5, 3_000, 100)}  # 30 gaps, spread over the input
+    directory = _auto_index(env, fecha, rucs, late)
+    config = SimulatorConfig(token=TOKEN, not_found_share=0.0, credits=10)
+    got: dict[int, RucResult] = {}
+    with SimulatorThread(config, journal=True) as sim, PadronIndex.open(directory) as index:
+        async with MigoClient(TOKEN, base_url=sim.base_url, limits=Limits(concurrency=4)) as client:
+
+            async def consume() -> None:
+                async for position, result in PadronLookup(index, client).stream(rucs):
+                    got[position] = result
+
+            with pytest.raises(QuotaExceededError):
+                await consume()
+        paid = set(asked(sim))
+    assert paid <= late
+    held = [p for p, ruc in enumerate(rucs) if ruc not in late]
+    assert all(got[p].origin is Origin.PADRON for p in held)  # all of them, after the stop too
+    answered_gaps = {rucs[p] for p, r in got.items() if r.origin is Origin.API}
+    assert len(answered_gaps) == 10  # the credits: no more, no fewer
+    assert list(got) == sorted(got)  # input order, the unanswered gaps passed over

@@ -11,12 +11,14 @@ Celery task all go through it::
         with PadronIndex.open() as index:
             summary = await PadronLookup(index, client).lookup_batch(rucs)
 
-The values are read in windows of ``WINDOW``: one batched ``get_many`` per
-window answers what the padrón holds; with a client, the rest of the window
-(well-formed RUCs the padrón does not hold, registered after its date) go to
-``MigoClient.stream`` — the cache, then APIMIGO, paid and cached as usual —
-while the answers keep input order. Without a client, a RUC the padrón does
-not hold is ``no_existe``, its ``motivo`` naming the padrón's date.
+With a client, the values go through one ``MigoClient.stream`` whose ``first``
+answerer is the padrón: one batched ``get_many`` per ``FIRST_BATCH`` values
+answers what it holds, and only the rest (well-formed RUCs registered after
+its date) go to the cache, then APIMIGO, paid and cached as usual, through the
+client's one pool of workers: a slow answer holds up nothing but its own row's
+place in the output order. Without a client, the values are read in windows of
+``WINDOW`` (one ``get_many`` each), and a RUC the padrón does not hold is
+``no_existe``, its ``motivo`` naming the padrón's date.
 
 A padrón row is ``valido`` with APIMIGO's field names in APIMIGO's order,
 ``origen`` ``padron`` and ``consultado_en`` the padrón's date; the place names
@@ -42,7 +44,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, Final
 
 from migo_cli.config import PADRON_MAX_AGE_DAYS
-from migo_cli.exceptions import FatalAPIError, InvalidValueError, ServiceUnavailableError
+from migo_cli.exceptions import InvalidValueError
 from migo_cli.history import HistoryStore
 from migo_cli.models import (
     UPSTREAM_FIELDS,
@@ -188,63 +190,52 @@ class PadronLookup:
         it lands, ``stop`` ends the stream early (positions never yielded got no
         answer). A ``FatalAPIError`` or ``ServiceUnavailableError`` from APIMIGO
         stops only the paid part: the padrón still answers the rest of the
-        input, then the error is raised.
+        input, then the error is raised (``MigoClient.stream``'s ``first``).
         """
+        if self.client is not None:
+            paid = self.client.stream(
+                values, mode=mode, ordered=True, stop=stop, on_result=on_result, first=self._first
+            )
+            async for item in paid:
+                yield item
+            return
         stop = stop or asyncio.Event()
         clock = Clock()
-        stopped_by: FatalAPIError | ServiceUnavailableError | None = None
         async for window in _windows(values):
             if stop.is_set():
                 break
-            settled = self._answer(window, clock)
-            asked = [i for i, (_, result) in enumerate(settled) if result is None]
-            done = 0
-            if asked and self.client is not None and stopped_by is None:
-                checks = [window[i][1] for i in asked]
-                paid = self.client.stream(
-                    checks, mode=mode, ordered=True, stop=stop, on_result=on_result
-                )
-                try:
-                    async for slot, result in paid:
-                        target = asked[slot]
-                        for position, own in settled[done:target]:
-                            if own is not None:
-                                if on_result is not None:
-                                    on_result(own)
-                                yield position, own
-                        yield settled[target][0], result
-                        done = target + 1
-                except (FatalAPIError, ServiceUnavailableError) as exc:
-                    stopped_by = exc
-                finally:
-                    await paid.aclose()
-            for position, own in settled[done:]:
-                if own is not None:
-                    if on_result is not None:
-                        on_result(own)
-                    yield position, own
+            answers = self._first([check for _, check in window if check.valid])
+            settled = iter(answers)
+            for position, check in window:
+                if check.valid:
+                    result = next(settled)
+                    assert result is not None  # without a client the padrón answers them all
+                else:
+                    result = RucResult.rejected(check.raw, check.reason, clock.now())
+                if on_result is not None:
+                    on_result(result)
+                yield position, result
             await asyncio.sleep(0)  # a window is CPU work: let signals and progress in
-        if stopped_by is not None:
-            raise stopped_by
 
-    def _answer(self, window: _Window, clock: Clock) -> list[tuple[int, RucResult | None]]:
-        """The window's answers that cost nothing; None where APIMIGO must be asked."""
-        records = self.index.get_many([check.ruc for _, check in window if check.valid])
-        settled: list[tuple[int, RucResult | None]] = []
+    def _first(self, checks: Sequence[RucCheck]) -> list[RucResult | None]:
+        """The padrón's answers for well-formed RUCs; None where APIMIGO must be asked.
+
+        Without a client every RUC gets an answer: ``no_existe`` when absent.
+        The fresh answers are recorded in the history in one transaction.
+        """
+        records = self.index.get_many([check.ruc for check in checks])
+        answers: list[RucResult | None] = []
         fresh: list[RucResult] = []
-        for position, check in window:
-            if not check.valid:
-                settled.append((position, RucResult.rejected(check.raw, check.reason, clock.now())))
-                continue
+        for check in checks:
             record = records.get(check.ruc)
             if record is None and self.client is not None:
-                settled.append((position, None))
+                answers.append(None)
                 continue
             result = self._result(check.ruc, record)
             fresh.append(result)
-            settled.append((position, result))
+            answers.append(result)
         self._remember(fresh)
-        return settled
+        return answers
 
     def _result(self, ruc: str, record: PadronRecord | None) -> RucResult:
         if record is None:
