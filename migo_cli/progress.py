@@ -24,7 +24,7 @@ from rich.progress import (
 from rich.text import Text
 
 from migo_cli.models import RucResult, Status
-from migo_cli.numfmt import format_number
+from migo_cli.numfmt import format_bytes, format_number
 from migo_cli.settle import Tally
 
 __all__ = [
@@ -228,10 +228,6 @@ class NullStepProgress:
         pass
 
 
-def _megabytes(count: float) -> str:
-    return f"{format_number(count / 1e6, 1)} MB"
-
-
 class LogStepProgress:
     """Not a terminal (cron): a plain log line at most every ``interval`` seconds of ``clock``."""
 
@@ -271,14 +267,14 @@ class LogStepProgress:
             self.log.info(
                 "%s: %s de %s (%.0f%%) · %s/s",
                 self.label.lower(),
-                _megabytes(self.done),
-                _megabytes(self.total),
+                format_bytes(self.done),
+                format_bytes(self.total),
                 percent,
-                _megabytes(rate),
+                format_bytes(rate),
             )
         else:
             self.log.info(
-                "%s: %s · %s/s", self.label.lower(), _megabytes(self.done), _megabytes(rate)
+                "%s: %s · %s/s", self.label.lower(), format_bytes(self.done), format_bytes(rate)
             )
 
     def end(self) -> None:

@@ -45,6 +45,7 @@ __all__ = [
     "PadronIndex",
     "PadronInfo",
     "build_index",
+    "build_lock",
     "index_path",
 ]
 
@@ -610,30 +611,42 @@ def build_index(
     old index untouched) when the source cannot be read, is not SUNAT's padrón, or
     most of its lines are malformed, and when another build holds the lock.
     """
-    from filelock import FileLock, Timeout
-
     from migo_cli.progress import NullStepProgress
 
     directory = directory or default_padron_dir()
+    with build_lock(directory, str(source)):
+        _remove_leftovers(directory)
+        build = _Build(source, directory, progress or NullStepProgress(), workers)
+        return build.run(fecha or _source_date(source), fuente or str(source))
+
+
+@contextlib.contextmanager
+def build_lock(directory: Path, source: str | None = None) -> Iterator[None]:
+    """Hold the directory's build lock (creating the directory): one update at a time.
+
+    Reentrant in one thread, so ``migo padron actualizar`` holds it from the download
+    to the swap and ``build_index`` inside takes it again. Raises ``PadronError`` at
+    once, without waiting, when another process holds it.
+    """
+    from filelock import FileLock, Timeout
+
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise PadronError(
             f"no se pudo crear la carpeta del padrón {directory}: {exc.strerror or exc}",
-            source=str(source),
+            source=source,
         ) from exc
-    lock = FileLock(directory / LOCK_FILE, timeout=0)
+    lock = FileLock(directory / LOCK_FILE, timeout=0, is_singleton=True)
     try:
         lock.acquire()
     except Timeout:
         raise PadronError(
             f"otra actualización del padrón está en curso en {directory}; espere a que termine",
-            source=str(source),
+            source=source,
         ) from None
     try:
-        _remove_leftovers(directory)
-        build = _Build(source, directory, progress or NullStepProgress(), workers)
-        return build.run(fecha or _source_date(source), fuente or str(source))
+        yield
     finally:
         lock.release()
 
@@ -699,7 +712,7 @@ class _Build:
                 f"no se pudo escribir el índice del padrón en {self.directory}: {exc}",
                 source=str(self.source),
             ) from exc
-        log.info("padrón indexado: %s filas, %s líneas omitidas", rows, lines - rows)
+        log.debug("padrón indexado: %s filas, %s líneas omitidas", rows, lines - rows)
         with PadronIndex.open(self.directory) as index:
             return index.info
 
