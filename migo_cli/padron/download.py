@@ -199,6 +199,7 @@ def _fetch(
     try:
         response = urllib.request.urlopen(request, timeout=timeout)  # http(s): see download()
     except urllib.error.HTTPError as exc:
+        exc.close()
         if exc.code == 416 and state is not None and state.total == have:
             return state  # asked for bytes past the end: the file was already whole
         if exc.code == 416:
