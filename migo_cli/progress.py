@@ -246,11 +246,13 @@ class LogStepProgress:
         self.done = 0
         self._started = self._last = 0.0
         self._running = False
+        self._reported = -1
 
     def begin(self, label: str, total: int | None) -> None:
         if not self._running or label != self.label:
             self._started = self._last = self._clock()
             self.done = 0
+            self._reported = -1
         self.label, self.total, self._running = label, total, True
 
     def update(self, done: int) -> None:
@@ -261,6 +263,7 @@ class LogStepProgress:
             self._report(now)
 
     def _report(self, now: float) -> None:
+        self._reported = self.done
         rate = self.done / max(now - self._started, 1e-9)
         if self.total:
             percent = 100 * self.done / self.total
@@ -278,7 +281,8 @@ class LogStepProgress:
             )
 
     def end(self) -> None:
-        if self._running:
+        """Always says where the step ended, unless the last line already did."""
+        if self._running and self._reported != self.done:
             self._report(self._clock())
         self._running = False
 
