@@ -623,9 +623,9 @@ def build_index(
     pipe is always read by one); they are started with ``multiprocessing``'s
     *spawn*, so a calling script needs the ``if __name__ == "__main__":`` guard.
     The old index stays live until the new one is complete and on disk; then one
-    rename swaps them. Raises ``PadronError`` (the
-    old index untouched) when the source cannot be read, is not SUNAT's padrón, or
-    most of its lines are malformed, and when another build holds the lock.
+    rename swaps them. Raises ``PadronError`` (the old index untouched) when the
+    source cannot be read, is not SUNAT's padrón, or most of its lines are
+    malformed, and when another build holds the lock.
     """
     from migo_cli.progress import NullStepProgress
 
