@@ -38,6 +38,7 @@ import re
 import sqlite3
 import threading
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -517,7 +518,7 @@ def _index_part(job: _Job, report: Callable[[int], None], tap: _Tap | None = Non
             connection.execute("COMMIT")
         part.rows = connection.total_changes
         part.low, part.high = connection.execute("SELECT min(ruc), max(ruc) FROM padron").fetchone()
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # bad CRC, bad or cut data
         raise PadronError(f"{text.path} está dañado: {exc}", source=str(text.path)) from exc
     except OSError as exc:
         raise _unreadable(text.path, exc) from exc
