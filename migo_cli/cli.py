@@ -876,14 +876,12 @@ def padron_actualizar(
 
       migo padron actualizar --desde padron_reducido_ruc.zip
     """
-    import os
-
     from migo_cli.padron.update import update_padron
 
     _setup_logging(verbose, quiet)
     try:
         update = update_padron(
-            desde, padron_dir, progress=_step_progress(quiet), workers=os.cpu_count() or 1
+            desde, padron_dir, progress=_step_progress(quiet), workers=_padron_workers()
         )
     except UsageError as exc:
         raise typer.Exit(_fail(str(exc), EXIT_USAGE, [])) from None
@@ -918,6 +916,18 @@ def padron_info(
         return
     for line in render.padron_info_lines(info, today_in_lima()):
         stdout.print(line, highlight=False, soft_wrap=True)
+
+
+def _padron_workers() -> int:
+    """One build process per CPU this process may use, at most four: the merge that
+    follows is serial, and each process keeps its own page cache."""
+    import os
+
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        usable = os.cpu_count() or 1
+    return max(1, min(usable, 4))
 
 
 def _step_progress(quiet: bool) -> StepProgress:

@@ -34,7 +34,6 @@ import io
 import itertools
 import logging
 import os
-import re
 import sqlite3
 import threading
 import zipfile
@@ -81,8 +80,9 @@ MISSING_MESSAGE: Final = "no hay un padrón local; créelo con: migo padron actu
 _LOOKUP_CHUNK: Final = 20_000
 #: Bytes of text parsed at a time.
 _CHUNK: Final = 1 << 20
-#: SQLite's page cache for each process of a build.
-_CACHE_KIB: Final = 256 * 1024
+#: SQLite's page cache for each process of a build: the rows arrive in key order in a
+#: real file, so only the B-tree's right edge is hot; four of them stay far below 1 GiB.
+_CACHE_KIB: Final = 128 * 1024
 #: A smaller text is not worth a worker process (starting one costs about 0.2 s).
 _MIN_PART_BYTES: Final = 16 << 20
 
@@ -422,8 +422,16 @@ def _check_header_line(line: str, source: Path) -> None:
         )
 
 
-#: Whitespace next to a separator: a chunk without any takes the fast path whole.
-_PADDED: Final = re.compile(r"\s\||\|\s")
+#: What ``str.strip`` would remove from a field, in Latin-1 (CR and LF end lines: not
+#: here), and a space next to a separator. A chunk holding none of them takes the fast
+#: path whole; looking costs one ``in`` per string, a regular expression cost 40 times more.
+_BLANKS: Final = (" |", "| ", "\t", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f", "\x85", "\xa0")
+
+
+def _has_blanks(text: str) -> bool:
+    return any(blank in text for blank in _BLANKS)
+
+
 _WIDTH: Final = len(HEADER)
 
 
@@ -450,7 +458,7 @@ def _rows(
             _check_header_line(lines.pop(0), source)
             header = False
         part.lines += len(lines)
-        padded = _PADDED.search(text) is not None
+        padded = _has_blanks(text)
         for line in lines:
             parts = line.split(SEPARATOR)
             if (
@@ -458,7 +466,7 @@ def _rows(
                 and parts[_WIDTH] in ("", "\r")
                 and len(parts[0]) == 11
                 and parts[0].isdecimal()
-                and not (padded and _PADDED.search(line))
+                and not (padded and _has_blanks(line))
             ):
                 del parts[_WIDTH]
                 yield parts
