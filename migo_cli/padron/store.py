@@ -163,6 +163,11 @@ class PadronIndex:
             raise
         return cls(connection, info)
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The open read-only connection (``padron.search`` queries its own tables)."""
+        return self._db
+
     def get(self, ruc: str) -> PadronRecord | None:
         """The padrón's line for ``ruc``, or None when the padrón does not hold it."""
         key = _ruc_key(ruc)
