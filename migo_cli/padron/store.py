@@ -577,6 +577,13 @@ def _build_locked(
                 "del padrón; no se reemplazó el índice",
                 source=str(source),
             )
+        from migo_cli.padron.search import build_search_index  # a lookup never needs it
+
+        progress.begin("Preparando la búsqueda por nombre", None)
+        try:
+            build_search_index(connection)  # same file, same swap: never one without the other
+        finally:
+            progress.end()
         imported_at = datetime.now(UTC).astimezone()
         connection.execute(
             "INSERT INTO padron_info VALUES (?, ?, ?, ?, ?, ?, ?)",
