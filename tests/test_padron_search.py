@@ -180,7 +180,7 @@ def test_a_connection_works_as_well_as_an_index(padron: Path) -> None:
 
 
 def test_common_words_still_give_the_shortest_names(tmp_path: Path) -> None:
-    """More matches than are ranked (CANDIDATES): the shortest names come out first."""
+    """More matches than Python ranks (CANDIDATES): SQLite hands it the shortest names."""
     many = search_module.CANDIDATES * 2
     rucs = make_rucs(many + 2, start=80_000)
     rows = [
@@ -192,6 +192,25 @@ def test_common_words_still_give_the_shortest_names(tmp_path: Path) -> None:
     directory = build(tmp_path, rows)
     assert find(directory, "empresa sac", 3)[:2] == ["EMPRESA SAC", "EMPRESA ALFA SAC"]
     assert find(directory, "em", 2) == ["EMPRESA SAC", "EMPRESA ALFA SAC"]
+
+
+def test_a_word_in_more_names_than_the_window_is_ranked_over_the_first_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bounded work: past WINDOW matches, the ranking sees the first WINDOW, in RUC order."""
+    monkeypatch.setattr(search_module, "WINDOW", 10)
+    rucs = make_rucs(12, start=95_000)
+    rows = [
+        (ruc, f"EMPRESA LARGA NUMERO {i:02d} SAC", "ACTIVO", "150101")
+        for i, ruc in enumerate(rucs[:11])
+    ]
+    rows += [(rucs[11], "EMPRESA SAC", "ACTIVO", "150101")]
+    directory = build(tmp_path, rows)
+    found = find(directory, "empresa sac")
+    assert len(found) == 10
+    assert "EMPRESA SAC" not in found  # the twelfth by RUC: past the window
+    monkeypatch.setattr(search_module, "WINDOW", 12)
+    assert find(directory, "empresa sac")[0] == "EMPRESA SAC"
 
 
 def test_a_short_prefix_stands_for_the_most_frequent_words_and_itself(tmp_path: Path) -> None:

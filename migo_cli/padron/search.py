@@ -4,21 +4,29 @@ The search structure lives in the padrón's own SQLite file, beside the ``padron
 table, so it is swapped in and out with it and a reader never sees one without
 the other. Two tables:
 
-- ``padron_busqueda``: an FTS5 index of the names, contentless (the names are in
-  ``padron`` already), ``detail=none`` (no positions: nothing here needs phrases),
-  no per-row sizes, tokenised by ``unicode61 remove_diacritics 2``: accents, case
-  and Ñ/N folded away. Its rowid is not the RUC alone but ``rank << 37 | ruc``
-  (a RUC is below 10**11 < 2**37), where ``rank`` orders names by length, then
-  ACTIVO first: FTS5 returns matches in rowid order, so ``LIMIT`` stops after the
-  shortest names, however common the words are.
-- ``padron_termino``: every indexed word with how many names hold it. A word of
-  the query is matched whole and as the start of the ``EXPANSIONS`` most frequent
-  words it begins (FTS5's own ``word*`` would merge every such word's list first:
-  half a second for ``sa*`` on two million names).
+- ``padron_busqueda``: an FTS5 index of the names, rowid = RUC, contentless (the
+  names are in ``padron`` already), ``detail=none`` (no positions: nothing here
+  needs phrases), no per-row sizes, tokenised by ``unicode61 remove_diacritics 2``
+  (accents, case and Ñ/N folded away) with ``.`` kept inside words, so that
+  ``S.A.C.`` is one word, ``s.a.c.``.
+- ``padron_termino``: every indexed word (``termino``) under its form without dots
+  (``palabra``: ``sac`` for ``s.a.c.``, ``sac``, ``s.a.c``) with how many names hold
+  it. A query word is matched whole (every ``termino`` of its ``palabra``) and as
+  the start of the ``EXPANSIONS`` most frequent words it begins. FTS5's own
+  ``word*`` would merge every such word's list first (half a second for ``sa*`` on
+  two million names); prefix indexes double the build and triple the bytes.
 
-Why FTS5 over a word table of our own, and these options over the others
-(prefix indexes, external content, ``detail=column``): the figures are in
-``benchmarks/padron_search.py`` and in the CHANGELOG's entry for ``migo buscar``.
+Best matches first, with bounded work: the names an FTS5 query matches are read in
+RUC order, at most ``WINDOW`` of them; SQLite keeps the ``CANDIDATES`` shortest
+(ACTIVO first among equals), and Python orders those. A query that matches fewer
+than ``WINDOW`` names is ranked over all of them; a very common one (``SAC``,
+``QUISPE``) over the first ``WINDOW`` by RUC. Every word whole is tried first; the
+prefixes only when that finds fewer names than asked for.
+
+Why this over ordering the FTS rowids by name length (every match then comes
+shortest first, but the sort doubles the build), a word table of our own, prefix
+indexes or ``detail=column``: ``benchmarks/padron_search.py`` (figure 15) and the
+measurements in its docstring.
 
 Which match is best (``search``'s order): every word whole before some word only
 as a prefix; then names that start with the query's words in its order; then
@@ -31,7 +39,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -60,10 +68,10 @@ MIN_QUERY_CHARS: Final = 2
 #: The words a query word stands for as a prefix, most frequent first (the word itself
 #: always among them). Bounds the work for short prefixes such as ``sa``.
 EXPANSIONS: Final = 16
-#: Matches read from the FTS index per query (shortest names first) and then ranked.
+#: Matches read per FTS5 query, in RUC order: bounds the work for common words.
+WINDOW: Final = 5_000
+#: Of those, the shortest names that Python ranks (at least the limit asked for).
 CANDIDATES: Final = 300
-_RUC_BITS: Final = 37
-_RUC_MASK: Final = (1 << _RUC_BITS) - 1
 #: Bytes of new index FTS5 gathers in memory before writing a segment (default 1 MiB):
 #: fewer, larger segments, less merging; well within the import's memory budget.
 _HASH_BYTES: Final = 32 << 20
@@ -132,28 +140,27 @@ def build_search_index(conn: sqlite3.Connection) -> None:
     conn.execute(f"DROP TABLE IF EXISTS {TERMS_TABLE}")
     conn.execute(
         f"CREATE VIRTUAL TABLE {SEARCH_TABLE} USING fts5(nombre, content='', detail=none, "
-        "columnsize=0, tokenize='unicode61 remove_diacritics 2')"
+        "columnsize=0, tokenize=\"unicode61 remove_diacritics 2 tokenchars '.'\")"
     )
     conn.execute(
         f"INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}, rank) VALUES ('hashsize', ?)", (_HASH_BYTES,)
     )
-    # In rowid order: FTS5 writes a segment each time a rowid goes back.
+    # RUC order, the table's own: FTS5 writes a segment each time a rowid goes back.
     conn.execute(
-        f"INSERT INTO {SEARCH_TABLE}(rowid, nombre) "
-        "SELECT (((min(length(nombre_o_razon_social), 255) << 1) "
-        "| (upper(trim(estado_del_contribuyente)) <> 'ACTIVO')) << ?) | ruc AS clave, "
-        "replace(nombre_o_razon_social, '.', '') FROM padron ORDER BY clave",
-        (_RUC_BITS,),
+        f"INSERT INTO {SEARCH_TABLE}(rowid, nombre) SELECT ruc, nombre_o_razon_social FROM padron"
     )
     conn.execute(
-        f"CREATE TABLE {TERMS_TABLE} (termino TEXT PRIMARY KEY, filas INTEGER NOT NULL) "
-        "WITHOUT ROWID"
+        f"CREATE TABLE {TERMS_TABLE} (palabra TEXT NOT NULL, termino TEXT NOT NULL, "
+        "filas INTEGER NOT NULL, PRIMARY KEY (palabra, termino)) WITHOUT ROWID"
     )
     conn.execute(
         f"CREATE VIRTUAL TABLE temp.padron_vocabulario USING fts5vocab(main, {SEARCH_TABLE}, row)"
     )
     try:
-        conn.execute(f"INSERT INTO {TERMS_TABLE} SELECT term, doc FROM temp.padron_vocabulario")
+        conn.execute(
+            f"INSERT INTO {TERMS_TABLE} SELECT replace(term, '.', '') AS palabra, term, doc "
+            "FROM temp.padron_vocabulario WHERE palabra <> ''"
+        )
     finally:
         conn.execute("DROP TABLE temp.padron_vocabulario")
 
@@ -174,63 +181,68 @@ def _query_words(text: str) -> list[str]:
     return found
 
 
-def _expansions(conn: sqlite3.Connection, word: str) -> list[str]:
-    """The indexed words ``word`` stands for: itself, and what it begins (single letters: whole)."""
+def _terms(conn: sqlite3.Connection, word: str) -> tuple[list[str], list[str]]:
+    """The indexed words ``word`` is (its forms with dots), and those it stands for as a prefix.
+
+    The second list holds the first and the ``EXPANSIONS`` most frequent words
+    ``word`` begins; a single letter stands only for itself.
+    """
+    whole = [
+        term
+        for (term,) in conn.execute(f"SELECT termino FROM {TERMS_TABLE} WHERE palabra = ?", (word,))
+    ]
     if len(word) < 2:
-        row = conn.execute(f"SELECT 1 FROM {TERMS_TABLE} WHERE termino = ?", (word,)).fetchone()
-        return [] if row is None else [word]
+        return whole, whole
     rows = conn.execute(
-        f"SELECT termino FROM {TERMS_TABLE} WHERE termino >= ? AND termino < ? "
-        "ORDER BY termino = ? DESC, filas DESC LIMIT ?",
-        (word, word + _LAST, word, EXPANSIONS),
+        f"SELECT termino FROM {TERMS_TABLE} WHERE palabra > ? AND palabra < ? "
+        "ORDER BY filas DESC LIMIT ?",
+        (word, word + _LAST, EXPANSIONS),
     )
-    return [term for (term,) in rows]
+    return whole, whole + [term for (term,) in rows]
 
 
 def _quoted(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def _match_expressions(query: Sequence[str], groups: Sequence[Sequence[str]]) -> list[str]:
-    """FTS5 queries: every word whole (when each is a word of the index), then as prefixes."""
-    expressions = []
-    if all(word in group for word, group in zip(query, groups, strict=True)):
-        expressions.append(" AND ".join(map(_quoted, query)))
-    if any(len(group) > 1 for group in groups) or not expressions:
-        expressions.append(
-            " AND ".join("(" + " OR ".join(map(_quoted, group)) + ")" for group in groups)
-        )
-    return expressions
-
-
-def _candidates(conn: sqlite3.Connection, query: Sequence[str]) -> list[int]:
-    """RUCs (as table keys) of at most ``CANDIDATES`` shortest names per FTS5 query."""
-    groups = [_expansions(conn, word) for word in query]
-    if not all(groups):  # a word that no name holds or begins with: nothing can match
-        return []
-    keys: dict[int, None] = {}
-    for expression in _match_expressions(query, groups):
-        rows = conn.execute(
-            f"SELECT rowid FROM {SEARCH_TABLE} WHERE {SEARCH_TABLE} MATCH ? LIMIT ?",
-            (expression, CANDIDATES),
-        )
-        keys.update((rowid & _RUC_MASK, None) for (rowid,) in rows)
-    return list(keys)
+def _all_of(groups: Sequence[Sequence[str]]) -> str:
+    """An FTS5 query: a name that holds one term of every group."""
+    return " AND ".join("(" + " OR ".join(map(_quoted, group)) + ")" for group in groups)
 
 
 _Row = tuple[int, str, str, str, str]
-_SELECT_HITS: Final = (
+#: The ``CANDIDATES`` shortest names among the first ``WINDOW`` matches of an FTS5 query.
+_CANDIDATES_SQL: Final = (
     "SELECT ruc, nombre_o_razon_social, estado_del_contribuyente, condicion_de_domicilio, "
-    "ubigeo FROM padron WHERE ruc IN "
+    f"ubigeo FROM padron WHERE ruc IN (SELECT rowid FROM {SEARCH_TABLE} "
+    f"WHERE {SEARCH_TABLE} MATCH ? LIMIT ?) "
+    "ORDER BY length(nombre_o_razon_social), estado_del_contribuyente <> 'ACTIVO', ruc LIMIT ?"
 )
-#: Keys per ``IN (...)``: below SQLite's oldest limit on bound parameters (999).
-_CHUNK: Final = 500
 
 
-def _rows(conn: sqlite3.Connection, keys: Sequence[int]) -> Iterator[_Row]:
-    for start in range(0, len(keys), _CHUNK):
-        chunk = keys[start : start + _CHUNK]
-        yield from conn.execute(f"{_SELECT_HITS}({','.join('?' * len(chunk))})", chunk)
+def _candidates(conn: sqlite3.Connection, query: Sequence[str], limit: int) -> list[_Row]:
+    """Matches worth ranking: every word whole, then (if too few) as prefixes."""
+    terms = [_terms(conn, word) for word in query]
+    wanted = max(CANDIDATES, limit)
+    found: dict[int, _Row] = {}
+    if all(whole for whole, _ in terms):
+        found.update(
+            (row[0], row)
+            for row in conn.execute(
+                _CANDIDATES_SQL, (_all_of([whole for whole, _ in terms]), WINDOW, wanted)
+            )
+        )
+    prefixes = [prefix for _, prefix in terms]
+    if (
+        len(found) < limit
+        and all(prefixes)
+        and any(len(prefix) > len(whole) for whole, prefix in terms)
+    ):
+        found.update(
+            (row[0], row)
+            for row in conn.execute(_CANDIDATES_SQL, (_all_of(prefixes), WINDOW, wanted))
+        )
+    return list(found.values())
 
 
 def _order(query: Sequence[str], name: str, state: str, ruc: int) -> tuple[int, ...]:
@@ -259,8 +271,7 @@ def search(
     query = _query_words(text)
     conn = _connection(source)
     try:
-        keys = _candidates(conn, query)
-        rows = list(_rows(conn, keys))
+        rows = _candidates(conn, query, limit)
     except sqlite3.Error as exc:
         if "no such table" in str(exc):
             raise PadronMissingError(_MISSING_SEARCH) from exc
