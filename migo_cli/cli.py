@@ -933,7 +933,7 @@ def buscar(
     if as_json:
         _emit_json([hit.to_dict() for hit in hits], False)
     elif hits:
-        more = " (hay más: use --limite)" if len(hits) == limite else ""
+        more = " (puede haber más: use --limite)" if len(hits) == limite else ""
         caption = f"Padrón de SUNAT del {fecha}; las mejores coincidencias primero{more}."
         stdout.print(render.search_table(hits, stdout.width, caption))
     if not hits:
