@@ -425,15 +425,42 @@ def _time_writer(path: Path, rows: Sequence[dict[str, Any]], summary: dict[str, 
     return time.perf_counter() - started
 
 
+@dataclass(slots=True)
+class WarmCacheRun:
+    """Figure 4's measurement: ``n`` RUCs, every one cached, through run_batch to .jsonl."""
+
+    rucs: list[str]
+    source: Path
+    cache: Path
+    warm_s: float
+    jsonl: MigoRun
+
+    @property
+    def rate(self) -> float:
+        return _rate(len(self.rucs), self.jsonl.seconds)
+
+
+def warm_cache_jsonl(ctx: Context, n: int, label: str = "f4") -> WarmCacheRun:
+    """A cache filled with ``n`` answers, then one timed in-process run answered by it.
+
+    Figure 4's own number, and the yardstick other figures divide by (figure 13).
+    """
+    rucs = make_rucs(n, start=1_000_000)
+    base = ctx.directory(label)
+    source = write_csv(base / "entrada.csv", rucs)
+    cache = ctx.directory(f"{label}-cache")
+    warm_s = warm_cache(cache, rucs)
+    jsonl = _migo_side(ctx, f"{label}j", source, DEAD_UPSTREAM, expected=n, cache_dir=cache)
+    if jsonl.report.from_cache != n or jsonl.client_requests:
+        raise RuntimeError(f"{label}: not fully cached: {jsonl.report.summary()}")
+    return WarmCacheRun(rucs, source, cache, warm_s, jsonl)
+
+
 def figure_4(ctx: Context) -> Figure:
     """Warm cache: the whole run is read, validate, cache hit, write."""
     n = ctx.n(100_000)
-    rucs = make_rucs(n, start=1_000_000)
-    base = ctx.directory("f4")
-    source = write_csv(base / "entrada.csv", rucs)
-    cache = ctx.directory("f4-cache")
-    warm_s = warm_cache(cache, rucs)
-    jsonl = _migo_side(ctx, "f4j", source, DEAD_UPSTREAM, expected=n, cache_dir=cache)
+    warm = warm_cache_jsonl(ctx, n)
+    rucs, source, cache, warm_s, jsonl = warm.rucs, warm.source, warm.cache, warm.warm_s, warm.jsonl
     xlsx = _migo_side(
         ctx, "f4x", source, DEAD_UPSTREAM, expected=n, suffix=".xlsx", cache_dir=cache
     )

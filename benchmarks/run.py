@@ -23,12 +23,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import figures, padron_search, whole_process
+from benchmarks import figures, padron_lookup, padron_search, whole_process
 from benchmarks.figures import Context
 from benchmarks.report import Figure, code_state, machine, render_table, write_results
 
 HERE = Path(__file__).resolve().parent
-FIGURES = {**figures.FIGURES, **whole_process.FIGURES, **padron_search.FIGURES}
+FIGURES = {
+    **figures.FIGURES,
+    **whole_process.FIGURES,
+    **padron_lookup.FIGURES,
+    **padron_search.FIGURES,
+}
 
 
 def _parser() -> argparse.ArgumentParser:

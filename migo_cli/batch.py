@@ -22,8 +22,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from migo_cli.cache import CacheScope
-from migo_cli.client import LookupMode, MigoClient
 from migo_cli.config import COLLECTION_MAX
 from migo_cli.exceptions import (
     FatalAPIError,
@@ -34,6 +32,7 @@ from migo_cli.models import (
     COLUMN_DESCRIPTIONS,
     OUTPUT_COLUMNS,
     Clock,
+    LookupMode,
     Origin,
     RucResult,
     Source,
@@ -47,6 +46,9 @@ from migo_cli.settle import Lookup, Plan, Settlement, Tally, settle
 from migo_cli.writers import Output, ResultWriter, SheetStyle, open_writer
 
 if TYPE_CHECKING:
+    # Types only: a run answered by the padrón alone never loads aiohttp or diskcache.
+    from migo_cli.cache import CacheScope
+    from migo_cli.client import MigoClient
     from migo_cli.history import HistoryStore
     from migo_cli.padron.lookup import PadronLookup
     from migo_cli.padron.store import PadronIndex

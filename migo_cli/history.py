@@ -196,25 +196,31 @@ class HistoryStore:
         return change
 
     def record_many(
-        self, answers: Sequence[tuple[str, HistoryEntry]], *, newer_only: bool = False
+        self,
+        answers: Sequence[tuple[str, str, Mapping[str, Any] | None]],
+        *,
+        newer_only: bool = False,
     ) -> None:
         """Note many fresh answers in one transaction (a window of padrón rows); see ``record``.
 
-        With ``newer_only``, an answer dated no later than the RUC's last entry is
-        older news and is skipped: a padrón published before an API answer already
+        Each answer is ``(ruc, fecha, data)`` as ``HistoryEntry.of`` takes them. With
+        ``newer_only``, an answer dated no later than the RUC's last entry is older
+        news and is skipped: a padrón published before an API answer already
         recorded must not report the old values as a change, nor the API's again
-        on the next run.
+        on the next run (nor does the same padrón, read again, add anything).
         """
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
-            last = self._last_many([ruc for ruc, _ in answers])
+            dates = self._last_dates([ruc for ruc, _, _ in answers])
+            if newer_only:
+                answers = [a for a in answers if dates.get(a[0], "")[:10] < a[1][:10]]
+            last = self._last_many([ruc for ruc, _, _ in answers if ruc in dates])
             inserts: list[tuple[Any, ...]] = []
             changes: list[tuple[str, str, int]] = []
-            for ruc, entry in answers:
+            for ruc, fecha, data in answers:
+                entry = HistoryEntry.of(fecha, data)
                 before = last.get(ruc)
-                if before is not None and newer_only and before.fecha[:10] >= entry.fecha[:10]:
-                    continue
                 change = None if before is None else describe_change(before, entry)
                 if before is None or change is not None:
                     inserts.append((ruc, entry.fecha, int(entry.existe), *entry.values()))
@@ -272,6 +278,20 @@ class HistoryStore:
                 return self._db.execute("DELETE FROM entries").rowcount
             self._db.execute("DELETE FROM pending WHERE ruc = ?", (ruc,))
             return self._db.execute("DELETE FROM entries WHERE ruc = ?", (ruc,)).rowcount
+
+    def _last_dates(self, rucs: Sequence[str]) -> dict[str, str]:
+        """Each known RUC's last ``fecha``: most of a nightly padrón window stops here."""
+        dates: dict[str, str] = {}
+        for start in range(0, len(rucs), _CHUNK):
+            chunk = rucs[start : start + _CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            rows = self._db.execute(
+                "SELECT ruc, fecha FROM entries WHERE id IN "
+                f"(SELECT max(id) FROM entries WHERE ruc IN ({marks}) GROUP BY ruc)",
+                chunk,
+            )
+            dates.update(rows)
+        return dates
 
     def _last_many(self, rucs: Sequence[str]) -> dict[str, HistoryEntry]:
         last: dict[str, HistoryEntry] = {}

@@ -298,3 +298,32 @@ def test_consultar_from_the_padron_loads_no_network_code(padron: Path, env: Path
     child_env["MIGO_PADRON_DIR"] = str(padron)
     modules = loaded(child_env, "consultar", RUCS[10], "--fuente", "padron")
     assert not modules & (HEAVY | NETWORK)
+
+
+def test_auto_with_a_rejected_token_still_answers_from_the_padron(
+    padron: Path, sim: SimulatorThread, env: Path
+) -> None:
+    values = RUCS[:20]
+    source = write_input(env / "in.csv", values)
+    code, _, err = migo(
+        "masivo", str(source), "-o", "t.jsonl", "--fuente", "auto", "--base-url", sim.base_url,
+        "--token", "otro-token-que-no-vale", "-q",
+    )  # fmt: skip
+    assert code == 3, err
+    assert asked(sim) == []  # the credit check found the token rejected: no lookup was sent
+    out = {r["ruc"]: r for r in rows(env / "t.jsonl")}
+    assert list(out) == values
+    assert {out[ruc]["estado_consulta"] for ruc in LATE} == {"error"}
+    assert all(out[ruc]["origen"] == "padron" for ruc in values if ruc not in LATE)
+
+
+def test_estricto_with_auto_counts_only_what_the_padron_lacks(padron: Path, env: Path) -> None:
+    config = SimulatorConfig(token=TOKEN, not_found_share=0.0, credits=len(LATE))
+    with SimulatorThread(config, journal=True) as thread:
+        source = write_input(env / "in.csv", RUCS[:20])
+        code, _, err = migo(
+            "masivo", str(source), "-o", "e.jsonl", "--fuente", "auto", "--estricto",
+            "--base-url", thread.base_url, "--token", TOKEN, "-q",
+        )  # fmt: skip
+        assert code == 0, err  # 6 credits are enough: the padrón answers the other 14
+        assert sorted(asked(thread)) == sorted(LATE)

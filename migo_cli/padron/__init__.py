@@ -1,7 +1,8 @@
 """SUNAT's padrón reducido kept locally: read the published file, index it, answer from it.
 
 Modules: ``format`` (the file as SUNAT writes it), ``store`` (the local index:
-``PadronIndex``, ``build_index``).
+``PadronIndex``, ``build_index``), ``lookup`` (``PadronLookup``: ``--fuente padron|auto``),
+``address`` (APIMIGO's composed address) and ``ubigeo`` (INEI's place names).
 """
 
 from migo_cli.padron.format import FIELDS, HEADER, PadronRecord, parse_line

@@ -16,6 +16,7 @@ column for column.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Final
 
@@ -35,41 +36,56 @@ LOCATION_FIELDS: Final = (
     "direccion",
 )
 
-#: The numbered parts after the street, in SUNAT's order, with the word before each.
-_LABELLED: Final = (
-    ("numero", "NRO."),
-    ("kilometro", "KM."),
-    ("interior", "INT."),
-    ("dpto", "DPTO."),
-    ("manzana", "MZA."),
-    ("lote", "LOTE."),
+#: The parts of ``direccion_simple`` in SUNAT's order, each with the word before it.
+_PARTS: Final = (
+    ("tipo_de_via", ""),
+    ("nombre_de_via", ""),
+    ("numero", "NRO. "),
+    ("kilometro", "KM. "),
+    ("interior", "INT. "),
+    ("dpto", "DPTO. "),
+    ("manzana", "MZA. "),
+    ("lote", "LOTE. "),
+    ("codigo_de_zona", ""),
+    ("tipo_de_zona", ""),
 )
+_NO_PLACE: Final = ((EMPTY, EMPTY, EMPTY), "")
 
 
-def _value(fields: Mapping[str, object], key: str) -> str:
-    value = fields.get(key)
-    text = " ".join(str(value).split()) if value is not None else ""
-    return "" if text == EMPTY else text
+@functools.lru_cache(maxsize=4096)
+def _place(ubigeo: str) -> tuple[tuple[str, str, str], str]:
+    """(distrito, provincia, departamento) and ``DEPARTAMENTO - PROVINCIA - DISTRITO``."""
+    place = place_of(ubigeo)
+    if place is None:
+        return _NO_PLACE
+    where = f"{place.departamento} - {place.provincia} - {place.distrito}"
+    return (place.distrito, place.provincia, place.departamento), where
 
 
 def location_fields(fields: Mapping[str, object], ubigeo: str | None) -> dict[str, str]:
     """The place names and the two address lines for SUNAT's address ``fields``.
 
     ``fields`` holds the padrón's address columns under APIMIGO's names; a
-    missing key, ``None`` or ``-`` is an empty part. A UBIGEO code INEI does not
-    list (or none) leaves the names ``-`` and ``direccion`` equal to
-    ``direccion_simple``; an address with no part at all is ``-``.
+    missing key, ``None`` or ``-`` is an empty part, and blanks inside a part are
+    folded. A UBIGEO code INEI does not list (or none) leaves the names ``-``
+    and ``direccion`` equal to ``direccion_simple``; an address with no part at
+    all is ``-``. Called once per padrón row: written for speed.
     """
-    parts = [_value(fields, "tipo_de_via"), _value(fields, "nombre_de_via")]
-    parts += [f"{label} {text}" for key, label in _LABELLED if (text := _value(fields, key))]
-    parts += [_value(fields, "codigo_de_zona"), _value(fields, "tipo_de_zona")]
-    simple = " ".join(part for part in parts if part)
-    place = place_of(ubigeo) if ubigeo else None
-    if place is None:
-        names = (EMPTY, EMPTY, EMPTY)
-        full = simple
-    else:
-        names = (place.distrito, place.provincia, place.departamento)
-        where = f"{place.departamento} - {place.provincia} - {place.distrito}"
-        full = f"{simple} {where}" if simple else where
-    return dict(zip(LOCATION_FIELDS, (*names, simple or EMPTY, full or EMPTY), strict=True))
+    parts: list[str] = []
+    for key, label in _PARTS:
+        value = fields.get(key)
+        if value is None or value in (EMPTY, ""):
+            continue
+        text = " ".join(str(value).split())
+        if text and text != EMPTY:
+            parts.append(label + text if label else text)
+    simple = " ".join(parts)
+    (district, province, department), where = _place(ubigeo) if ubigeo else _NO_PLACE
+    full = f"{simple} {where}" if simple and where else simple or where
+    return {
+        "distrito": district,
+        "provincia": province,
+        "departamento": department,
+        "direccion_simple": simple or EMPTY,
+        "direccion": full or EMPTY,
+    }

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from migo_cli.config import PADRON_MAX_AGE_DAYS
 from migo_cli.exceptions import FatalAPIError, InvalidValueError, ServiceUnavailableError
-from migo_cli.history import HistoryEntry, HistoryStore
+from migo_cli.history import HistoryStore
 from migo_cli.models import (
     UPSTREAM_FIELDS,
     Clock,
@@ -54,8 +54,8 @@ from migo_cli.models import (
     Status,
     today_in_lima,
 )
-from migo_cli.padron.address import location_fields
-from migo_cli.padron.format import PadronRecord
+from migo_cli.padron.address import LOCATION_FIELDS, location_fields
+from migo_cli.padron.format import FIELDS, PadronRecord
 from migo_cli.ruc import RucCheck, check_ruc
 from migo_cli.settle import LookupSummary, Plan, settle
 
@@ -74,12 +74,19 @@ WINDOW: Final = 10_000
 _Window = list[tuple[int, RucCheck]]
 
 
+#: A padrón row's fields, then the composed ones, then the date: APIMIGO's order exactly,
+#: so ``padron_data`` builds its dict in order instead of sorting it.
+if (*FIELDS[1:], *LOCATION_FIELDS, "actualizado_en") != UPSTREAM_FIELDS:  # pragma: no cover
+    raise AssertionError("the padrón's fields no longer follow APIMIGO's order")
+
+
 def padron_data(record: PadronRecord, fecha: date) -> dict[str, Any]:
     """A padrón row as APIMIGO answers it: its fields in its order; ``actualizado_en`` ``fecha``."""
-    fields: dict[str, Any] = record._asdict()
-    fields.update(location_fields(fields, record.ubigeo))
-    fields["actualizado_en"] = fecha.isoformat()
-    return {key: fields[key] for key in UPSTREAM_FIELDS}
+    data: dict[str, Any] = record._asdict()
+    del data["ruc"]
+    data.update(location_fields(data, record.ubigeo))
+    data["actualizado_en"] = fecha.isoformat()
+    return data
 
 
 def stale_warning(info: PadronInfo, today: date) -> str | None:
@@ -252,11 +259,9 @@ class PadronLookup:
         history = self.history
         if history is None or not results:
             return
+        stamp = self._stamp
         history.record_many(
-            [
-                (r.ruc, HistoryEntry.of(self._stamp, r.data if r.status is Status.VALID else None))
-                for r in results
-            ],
+            [(r.ruc, stamp, r.data if r.status is Status.VALID else None) for r in results],
             newer_only=True,
         )
         pending = history.pending_many([r.ruc for r in results])

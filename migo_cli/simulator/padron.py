@@ -73,7 +73,7 @@ def _malformed(line: str, index: int) -> str:
     cells = line.split(SEPARATOR)
     kind = index % 3
     if kind == 0:  # a stray | inside the name: one field too many
-        cells[1] = cells[1].replace(" ", " | ", 1) if " " in cells[1] else cells[1] + "|X"
+        cells[1] = cells[1].replace(" ", "|", 1) if " " in cells[1] else cells[1] + "|X"
         return SEPARATOR.join(cells)
     if kind == 1:  # a line cut short
         return SEPARATOR.join(cells[:7])
