@@ -41,8 +41,9 @@ Python (wall, loaded machine; naive query)
 
 (a) wall time, not CPU. The best hits that differ from the exhaustive ranking are
 all single common words or two-letter prefixes (``SAC``, ``co``, ``CHI``) matching
-thousands of equally good names. FTS5's own ``word*`` without prefix indexes merges every expansion's
-list before the first row: ``sa*`` took 0.5-0.7 s, hence the term table.
+thousands of equally good names. FTS5's own ``word*`` without prefix indexes merges
+every expansion's list before the first row: ``sa*`` took 0.5-0.7 s, hence the term
+table.
 """
 
 from __future__ import annotations
