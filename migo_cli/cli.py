@@ -75,7 +75,7 @@ if TYPE_CHECKING:
     from migo_cli.history import HistoryStore
     from migo_cli.padron.lookup import PadronLookup
     from migo_cli.padron.store import PadronIndex
-    from migo_cli.progress import ProgressReporter
+    from migo_cli.progress import ProgressReporter, StepProgress
     from migo_cli.writers import Output
 
 log = logging.getLogger("migo")
@@ -107,6 +107,14 @@ cache_app = MigoTyper(
     no_args_is_help=True,
 )
 app.add_typer(cache_app, name="cache")
+padron_app = MigoTyper(
+    cls=MigoGroup,
+    options_metavar=OPTIONS_METAVAR,
+    subcommand_metavar=SUBCOMMAND_METAVAR,
+    help="El padrón reducido de SUNAT en este equipo: crearlo, actualizarlo, ver su estado.",
+    no_args_is_help=True,
+)
+app.add_typer(padron_app, name="padron")
 
 stderr = Console(stderr=True)
 stdout = Console()
@@ -829,6 +837,97 @@ def cache_clear(
     with ResultCache(cache_dir or default_cache_dir()) as cache:
         removed = cache.clear(ruc)
     stdout.print(f"Entradas borradas: {format_number(removed)}")
+
+
+_PadronDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--padron-dir",
+        help="Carpeta del padrón (si no: MIGO_PADRON_DIR o la de datos del usuario).",
+        metavar="CARPETA",
+    ),
+]
+
+
+@padron_app.command("actualizar")
+def padron_actualizar(
+    desde: Annotated[
+        str | None,
+        typer.Option(
+            "--desde",
+            help="URL del zip, o un .zip o .txt ya descargado (si no: la URL de SUNAT).",
+            metavar="URL|ARCHIVO",
+            show_default=False,
+        ),
+    ] = None,
+    padron_dir: _PadronDir = None,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Descargar el padrón reducido de SUNAT (o leer un archivo) y crear el índice local.
+
+    La descarga se reanuda donde quedó si se corta. El índice nuevo reemplaza al
+    anterior solo cuando está completo: una consulta en curso o una interrupción
+    nunca ven un índice a medias.
+
+    Ejemplos:
+
+      migo padron actualizar
+
+      migo padron actualizar --desde padron_reducido_ruc.zip
+    """
+    import os
+
+    from migo_cli.padron.update import update_padron
+
+    _setup_logging(verbose, quiet)
+    try:
+        update = update_padron(
+            desde, padron_dir, progress=_step_progress(quiet), workers=os.cpu_count() or 1
+        )
+    except UsageError as exc:
+        raise typer.Exit(_fail(str(exc), EXIT_USAGE, [])) from None
+    except MigoError as exc:  # PadronError: download, zip or file; the old index stays
+        raise typer.Exit(_fail(str(exc), EXIT_PARTIAL, [])) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    if not quiet:
+        for line in render.padron_update_lines(update.info, update.downloaded):
+            stderr.print(line, highlight=False, soft_wrap=True)
+
+
+@padron_app.command("info")
+def padron_info(
+    as_json: Annotated[bool, typer.Option("--json", help="Salida JSON (para scripts).")] = False,
+    padron_dir: _PadronDir = None,
+) -> None:
+    """Fecha, antigüedad, filas, líneas omitidas, tamaño y ubicación del padrón local.
+
+    Sale con código 1 si aún no hay padrón.
+    """
+    from migo_cli.padron.store import PadronIndex
+
+    _setup_logging(False, False)
+    try:
+        with PadronIndex.open(padron_dir) as index:
+            info = index.info
+    except MigoError as exc:
+        raise typer.Exit(_fail(str(exc), EXIT_PARTIAL, [])) from None
+    if as_json:
+        _emit_json(info.to_dict(), False)
+        return
+    for line in render.padron_info_lines(info, today_in_lima()):
+        stdout.print(line, highlight=False, soft_wrap=True)
+
+
+def _step_progress(quiet: bool) -> StepProgress:
+    from migo_cli.progress import LogStepProgress, NullStepProgress, RichStepProgress
+
+    if quiet:
+        return NullStepProgress()
+    if stderr.is_terminal:
+        return RichStepProgress(stderr)
+    return LogStepProgress(log)
 
 
 @app.command()

@@ -24,7 +24,7 @@ from rich.progress import (
 from rich.text import Text
 
 from migo_cli.models import RucResult, Status
-from migo_cli.numfmt import format_number
+from migo_cli.numfmt import format_bytes, format_number
 from migo_cli.settle import Tally
 
 __all__ = [
@@ -228,10 +228,6 @@ class NullStepProgress:
         pass
 
 
-def _megabytes(count: float) -> str:
-    return f"{format_number(count / 1e6, 1)} MB"
-
-
 class LogStepProgress:
     """Not a terminal (cron): a plain log line at most every ``interval`` seconds of ``clock``."""
 
@@ -250,11 +246,13 @@ class LogStepProgress:
         self.done = 0
         self._started = self._last = 0.0
         self._running = False
+        self._reported = -1
 
     def begin(self, label: str, total: int | None) -> None:
         if not self._running or label != self.label:
             self._started = self._last = self._clock()
             self.done = 0
+            self._reported = -1
         self.label, self.total, self._running = label, total, True
 
     def update(self, done: int) -> None:
@@ -265,24 +263,26 @@ class LogStepProgress:
             self._report(now)
 
     def _report(self, now: float) -> None:
+        self._reported = self.done
         rate = self.done / max(now - self._started, 1e-9)
         if self.total:
             percent = 100 * self.done / self.total
             self.log.info(
                 "%s: %s de %s (%.0f%%) · %s/s",
                 self.label.lower(),
-                _megabytes(self.done),
-                _megabytes(self.total),
+                format_bytes(self.done),
+                format_bytes(self.total),
                 percent,
-                _megabytes(rate),
+                format_bytes(rate),
             )
         else:
             self.log.info(
-                "%s: %s · %s/s", self.label.lower(), _megabytes(self.done), _megabytes(rate)
+                "%s: %s · %s/s", self.label.lower(), format_bytes(self.done), format_bytes(rate)
             )
 
     def end(self) -> None:
-        if self._running:
+        """Always says where the step ended, unless the last line already did."""
+        if self._running and self._reported != self.done:
             self._report(self._clock())
         self._running = False
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from rich import box
@@ -27,15 +28,18 @@ from migo_cli.models import (
     Status,
     upstream_label,
 )
-from migo_cli.numfmt import format_number
+from migo_cli.numfmt import format_bytes, format_number
 
 if TYPE_CHECKING:  # the commands that show them have loaded them; --help need not
     from migo_cli.batch import BatchReport
     from migo_cli.diagnostics import Diagnosis
     from migo_cli.history import HistoryEntry
+    from migo_cli.padron.download import Downloaded
     from migo_cli.padron.search import SearchHit
+    from migo_cli.padron.store import PadronInfo
 
 __all__ = [
+    "PADRON_STALE_DAYS",
     "TerminalLogHandler",
     "account_table",
     "diagnosis_lines",
@@ -43,6 +47,8 @@ __all__ = [
     "dry_run_message",
     "exchange_rates_table",
     "history_table",
+    "padron_info_lines",
+    "padron_update_lines",
     "representatives",
     "ruc_card",
     "ruc_results",
@@ -544,3 +550,51 @@ class TerminalLogHandler(logging.Handler):
             self.console.print(line, highlight=False, soft_wrap=True)
         except Exception:  # logging must never take the run down
             self.handleError(record)
+
+
+# -- the padrón ----------------------------------------------------------------------------
+
+#: SPEC §7: an index older than this gets a warning.
+PADRON_STALE_DAYS = 7
+
+
+def _age(days: int) -> str:
+    if days <= 0:
+        return "de hoy"
+    return "de ayer" if days == 1 else f"hace {format_number(days)} días"
+
+
+def padron_info_lines(info: PadronInfo, today: date) -> Iterator[Text]:
+    """``migo padron info``: one fact a line, the age warned about when past SPEC's 7 days."""
+    days = info.age_days(today)
+    yield Text.assemble(("Fecha:     ", "bold"), f"{info.fecha.isoformat()} ({_age(days)})")
+    if days > PADRON_STALE_DAYS:
+        yield Text(
+            f"           tiene más de {PADRON_STALE_DAYS} días: migo padron actualizar",
+            style="yellow",
+        )
+    yield Text.assemble(("Filas:     ", "bold"), format_number(info.filas))
+    yield Text.assemble(("Omitidas:  ", "bold"), f"{format_number(info.omitidas)} líneas")
+    yield Text.assemble(("Tamaño:    ", "bold"), format_bytes(info.bytes))
+    yield Text.assemble(("Ruta:      ", "bold"), str(info.ruta))
+    yield Text.assemble(("Fuente:    ", "bold"), info.fuente)
+    yield Text.assemble(("SHA-256:   ", "bold"), info.sha256)
+    imported = info.importado_en.strftime("%Y-%m-%d %H:%M")
+    yield Text.assemble(("Importado: ", "bold"), imported)
+
+
+def padron_update_lines(info: PadronInfo, downloaded: Downloaded | None) -> Iterator[Text]:
+    """What ``migo padron actualizar`` did, in two or three lines."""
+    if downloaded is not None:
+        resumed = (
+            f", continuada desde {format_bytes(downloaded.resumed_at)}"
+            if downloaded.resumed_at
+            else ""
+        )
+        yield Text(f"Descargado: {format_bytes(downloaded.size)} de {downloaded.url}{resumed}")
+    yield Text.assemble(
+        ("Padrón actualizado: ", "bold green"),
+        f"{format_number(info.filas)} RUC, fecha {info.fecha.isoformat()}, "
+        f"{format_number(info.omitidas)} líneas omitidas",
+    )
+    yield Text(f"Índice: {info.ruta} ({format_bytes(info.bytes)})")

@@ -157,3 +157,19 @@ def test_every_public_name_resolves_to_its_module() -> None:
     assert set(migo_cli._MODULE_OF) <= set(migo_cli.__all__)
     with pytest.raises(AttributeError):
         _ = migo_cli.no_such_name
+
+
+def test_padron_info_loads_neither_the_network_nor_the_heavy_libraries(
+    child_env: dict[str, str], tmp_path: Path
+) -> None:
+    from migo_cli.padron.store import build_index
+    from migo_cli.simulator.padron import write_padron
+
+    source = write_padron(tmp_path / "padron.txt", rucs=[RUC_ACTIVO_HABIDO]).path
+    build_index(source, tmp_path / "padron")
+    child_env["MIGO_PADRON_DIR"] = str(tmp_path / "padron")
+    for args in (("padron", "info"), ("padron", "info", "--json")):
+        modules = loaded(child_env, *args)
+        assert "migo_cli.padron.store" in modules
+        unneeded = {"aiohttp", "migo_cli.client", "diskcache", "multiprocessing", "urllib.request"}
+        assert not modules & (HEAVY | unneeded), args

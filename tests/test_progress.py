@@ -14,7 +14,7 @@ import pytest
 from rich.console import Console
 
 from migo_cli.models import Origin, RucResult, Status
-from migo_cli.progress import LogProgress, RichProgress
+from migo_cli.progress import LogProgress, LogStepProgress, RichProgress, RichStepProgress
 from migo_cli.settle import Tally
 from tests.conftest import FakeClock, make_rucs
 
@@ -83,3 +83,42 @@ def test_plain_log_line_at_most_once_per_interval(caplog: pytest.LogCaptureFixtu
         " · de caché 2 · 2 RUC/s, faltan ~1 s",
         f"avance: 10/10 (100%) · {TALLY} · 1 RUC/s",
     ]
+
+
+def test_byte_steps_log_a_line_at_most_once_per_interval(caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock(now=1000.0)
+    logger = logging.getLogger("migo.pruebas.pasos")
+    reporter = LogStepProgress(logger, interval=5.0, clock=clock)
+
+    with caplog.at_level(logging.INFO, logger=logger.name):
+        reporter.begin("Descargando el padrón", None)
+        reporter.begin("Descargando el padrón", 40_000_000)  # the size, once known
+        for done in range(2_000_000, 40_000_001, 2_000_000):  # 2 MB a second
+            clock.advance(1.0)
+            reporter.update(done)
+        reporter.end()
+        reporter.begin("Indexando el padrón", None)  # a new step starts its own clock
+        clock.advance(2.0)
+        reporter.update(100_000_000)
+        reporter.end()
+
+    assert caplog.messages == [
+        "descargando el padrón: 10.0 MB de 40.0 MB (25%) · 2.0 MB/s",
+        "descargando el padrón: 20.0 MB de 40.0 MB (50%) · 2.0 MB/s",
+        "descargando el padrón: 30.0 MB de 40.0 MB (75%) · 2.0 MB/s",
+        "descargando el padrón: 40.0 MB de 40.0 MB (100%) · 2.0 MB/s",
+        "indexando el padrón: 100 MB · 50.0 MB/s",
+    ]
+
+
+def test_rich_byte_bar_shows_size_and_speed() -> None:
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=120, color_system=None)
+    reporter = RichStepProgress(console)
+    reporter.begin("Descargando el padrón", 3_000_000)
+    reporter.update(1_500_000)
+    reporter.update(3_000_000)
+    reporter.end()
+    final = CONTROL.sub("", screen.getvalue().split("\r")[-1])
+    assert final.startswith("Descargando el padrón ━")
+    assert "3.0/3.0 MB" in final
