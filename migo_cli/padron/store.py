@@ -814,11 +814,8 @@ class _Build:
         """The name search, in the same file: the index and its search are swapped together."""
         from migo_cli.padron.search import build_search_index  # a lookup never needs it
 
-        self.progress.begin("Preparando la búsqueda por nombre", None)
-        try:
-            build_search_index(connection)
-        finally:
-            self.progress.end()
+        log.info("preparando la búsqueda por nombre")  # seconds: no bytes for a progress bar
+        build_search_index(connection)
 
     def _finish(
         self, parts: list[_Part], fecha: date, fuente: str, source: tuple[str, int], lines: int
