@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import figures, padron_import, padron_lookup, whole_process
+from benchmarks import figures, padron_import, padron_lookup, padron_search, whole_process
 from benchmarks.figures import Context
 from benchmarks.report import Figure, code_state, machine, render_table, write_results
 
@@ -33,6 +33,7 @@ FIGURES = {
     **whole_process.FIGURES,
     **padron_import.FIGURES,
     **padron_lookup.FIGURES,
+    **padron_search.FIGURES,
 }
 
 

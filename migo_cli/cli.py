@@ -1000,6 +1000,57 @@ def historial(
 
 
 @app.command()
+def buscar(
+    texto: Annotated[
+        list[str],
+        typer.Argument(
+            help="Palabras de la razón social o del nombre, en cualquier orden; "
+            "cada una vale también como comienzo de palabra.",
+            show_default=False,
+            metavar="TEXTO",
+        ),
+    ],
+    limite: Annotated[
+        int, typer.Option("--limite", help="Cuántas coincidencias mostrar.", min=1, max=200)
+    ] = 20,
+    as_json: Annotated[bool, _JSON_OPTION] = False,
+) -> None:
+    """Buscar el RUC de un contribuyente por su nombre, en el padrón local de SUNAT.
+
+    Sin token ni costo. Sin importar tildes, mayúsculas ni Ñ/N; las mejores coincidencias
+    primero. Sale con 0 si encontró alguna, con 1 si no encontró ninguna, y con 2 si no
+    hay padrón local (créelo con «migo padron actualizar») o el texto es muy corto.
+
+    Ejemplos:
+
+      migo buscar "constructora san martin"
+
+      migo buscar quispe mamani --limite 50
+
+      migo buscar "inversiones peña" --json
+    """
+    from migo_cli.padron.search import search
+
+    _setup_logging(False, False)
+    query = " ".join(texto)
+    try:
+        with _padron_index() as index:
+            hits = search(index, query, limite)
+            fecha = index.info.fecha.isoformat()
+    except MigoError as exc:  # no padrón, a damaged one, a query too short: nothing to show
+        raise typer.Exit(_fail(str(exc), EXIT_USAGE, [])) from None
+    if as_json:
+        _emit_json([hit.to_dict() for hit in hits], False)
+    elif hits:
+        more = " (puede haber más: use --limite)" if len(hits) == limite else ""
+        caption = f"Padrón de SUNAT del {fecha}; las mejores coincidencias primero{more}."
+        stdout.print(render.search_table(hits, stdout.width, caption))
+    if not hits:
+        stderr.print(f"Ningún contribuyente del padrón del {fecha} coincide con «{query}».")
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+@app.command()
 def simulador(
     *,
     puerto: Annotated[int, typer.Option("--puerto", help="Puerto en 127.0.0.1.")] = SIMULATOR_PORT,

@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # the commands that show them have loaded them; --help need n
     from migo_cli.diagnostics import Diagnosis
     from migo_cli.history import HistoryEntry
     from migo_cli.padron.download import Downloaded
+    from migo_cli.padron.search import SearchHit
     from migo_cli.padron.store import PadronInfo
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "ruc_card",
     "ruc_results",
     "ruc_table",
+    "search_table",
     "summary_table",
 ]
 
@@ -315,6 +317,57 @@ def history_table(ruc: str, entries: Sequence[HistoryEntry]) -> Table:
             Text(_text(entry.nombre_o_razon_social)),
             Text(_text(entry.direccion)),
         )
+    return table
+
+
+def search_table(hits: Sequence[SearchHit], width: int, caption: str | None = None) -> Table:
+    """``migo buscar``'s matches within ``width`` columns, best first.
+
+    The razón social is what the reader compares, so it wraps (by words) rather
+    than being cut; the short columns never wrap. When the name would get fewer
+    than ``_MIN_NAME_WIDTH`` columns, Condición and then Distrito go (``--json``
+    has them all).
+    """
+    state_width = min(14, max([6, *(len(h.estado_del_contribuyente) for h in hits)]))
+    condition_width = min(10, max([9, *(len(h.condicion_de_domicilio) for h in hits)]))
+    place_width = min(16, max([8, *(len(h.distrito) for h in hits)]))
+    optional = [("Distrito", place_width), ("Condición", condition_width)]
+    gap = 3  # between columns: a space of padding each side of a blank divider
+    while optional:
+        fixed = _RUC_WIDTH + state_width + sum(w for _, w in optional)
+        if width - fixed - gap * (len(optional) + 2) >= _MIN_NAME_WIDTH:
+            break
+        optional.pop()
+    shown = {header for header, _ in optional}
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        expand=True,
+        caption=caption,
+        caption_justify="left",
+        caption_style="dim",
+    )
+    table.add_column("RUC", width=_RUC_WIDTH, no_wrap=True)
+    table.add_column("Razón social", ratio=1, overflow="fold")
+    table.add_column("Estado", width=state_width, no_wrap=True, overflow="ellipsis")
+    if "Condición" in shown:
+        table.add_column("Condición", width=condition_width, no_wrap=True, overflow="ellipsis")
+    if "Distrito" in shown:
+        table.add_column("Distrito", width=place_width, no_wrap=True, overflow="ellipsis")
+    for hit in hits:
+        state, condition = hit.estado_del_contribuyente, hit.condicion_de_domicilio
+        cells = [
+            Text(hit.ruc),
+            Text(hit.nombre_o_razon_social),
+            Text(state, style=state_style(state)),
+        ]
+        if "Condición" in shown:
+            cells.append(Text(condition, style=condition_style(condition)))
+        if "Distrito" in shown:
+            place = Text(hit.distrito) if hit.distrito else Text(hit.ubigeo, style="dim")
+            cells.append(place)
+        table.add_row(*cells)
     return table
 
 

@@ -182,6 +182,11 @@ class PadronIndex:
             raise
         return cls(connection, info)
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The open read-only connection (``padron.search`` queries its own tables)."""
+        return self._db
+
     def get(self, ruc: str) -> PadronRecord | None:
         """The padrón's line for ``ruc``, or None when the padrón does not hold it."""
         key = _ruc_key(ruc)
@@ -806,6 +811,13 @@ class _Build:
         self.progress.update(size)
         return parts
 
+    def _search(self, connection: sqlite3.Connection) -> None:
+        """The name search, in the same file: the index and its search are swapped together."""
+        from migo_cli.padron.search import build_search_index  # a lookup never needs it
+
+        log.info("preparando la búsqueda por nombre")  # seconds: no bytes for a progress bar
+        build_search_index(connection)
+
     def _finish(
         self, parts: list[_Part], fecha: date, fuente: str, source: tuple[str, int], lines: int
     ) -> int:
@@ -829,8 +841,9 @@ class _Build:
                 connection.execute("DETACH DATABASE part")
                 other.unlink()
             rows = parts[0].rows + connection.total_changes
-            imported_at = datetime.now(UTC).astimezone()
             connection.execute("BEGIN")
+            self._search(connection)
+            imported_at = datetime.now(UTC).astimezone()
             connection.execute(
                 "INSERT INTO padron_info VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
