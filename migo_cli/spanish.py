@@ -40,7 +40,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, ClassVar, get_args
 
 import typer
 from typer import _click
@@ -63,7 +63,8 @@ from typer._param_types import (
     routes_to_path,
 )
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption, _TyperParameter
-from typer.models import ParameterInfo
+from typer.main import get_command_name
+from typer.models import CommandInfo, ParameterInfo
 
 __all__ = [
     "HELP_OPTION_TEXT",
@@ -615,7 +616,52 @@ def _in_spanish(option: TyperOption | None) -> TyperOption | None:
 
 
 class MigoCommand(TyperCommand):
-    """A command whose usage line, help and extra-argument error are Spanish."""
+    """A command whose usage line, help and extra-argument error are Spanish.
+
+    Made by ``MigoTyper``, its parameters are built from its function the first time
+    something needs them (parsing, its own help): ``migo --help`` lists every command
+    and ``migo consultar`` runs one, without building the others' (figures 7 and 8).
+    """
+
+    #: The function whose parameters become the command's (set by ``MigoTyper.command``);
+    #: None: Typer was given the function itself and built them already.
+    _function: ClassVar[Callable[..., Any] | None] = None
+    _pretty_exceptions_short: ClassVar[bool] = True
+    _built = False
+    _params: list[_click.Parameter]
+    _callback: Callable[..., Any] | None
+
+    @property
+    def params(self) -> list[_click.Parameter]:
+        self._build()
+        return self._params
+
+    @params.setter
+    def params(self, value: list[_click.Parameter]) -> None:
+        self._params = value
+
+    @property
+    def callback(self) -> Callable[..., Any] | None:
+        self._build()
+        return self._callback
+
+    @callback.setter
+    def callback(self, value: Callable[..., Any] | None) -> None:
+        self._callback = value
+
+    def _build(self) -> None:
+        """Typer's own parameters and callback for ``_function``, as it would have made them."""
+        function = type(self)._function
+        if function is None or self._built:
+            return
+        self._built = True
+        info = CommandInfo(name=self.name, callback=_with_annotations_evaluated(function))
+        built = typer.main.get_command_from_info(
+            info,
+            pretty_exceptions_short=self._pretty_exceptions_short,
+            rich_markup_mode=None,
+        )
+        self._params, self._callback = built.params, built.callback
 
     def format_usage(self, ctx: _click.Context, formatter: _click.HelpFormatter) -> None:
         _format_usage(self, ctx, formatter)
@@ -735,25 +781,47 @@ class MigoGroup(TyperGroup):
 class MigoTyper(typer.Typer):
     """``typer.Typer`` whose commands are ``MigoCommand`` unless told otherwise.
 
-    A command's annotations are evaluated once, when it is defined: Typer reads
-    them three times per command on every run, and under ``from __future__ import
-    annotations`` each reading evaluated every string again (most of the time
-    ``migo --help`` spent building its commands; benchmarks, figure 7).
+    Typer builds every command of an app, parameter by parameter, each time the app
+    runs: most of what ``migo --help`` cost once the imports were gone. A
+    ``MigoCommand`` is registered with a stand-in function that has no parameters, and
+    builds the real ones from its own function when first needed (``MigoCommand``).
+    Annotations are evaluated then, once: under ``from __future__ import annotations``
+    Typer evaluated every string again each of the three times it read them.
     """
 
     def command(  # type: ignore[override]
         self, name: str | None = None, *, cls: type[TyperCommand] | None = None, **kwargs: Any
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        register = super().command(name, cls=cls or MigoCommand, **kwargs)
+        base = cls or MigoCommand
 
         def decorator(function: Callable[..., Any]) -> Callable[..., Any]:
-            return register(_with_annotations_evaluated(function))
+            if not issubclass(base, MigoCommand):
+                register = typer.Typer.command(self, name, cls=base, **kwargs)
+                return register(_with_annotations_evaluated(function))
+            deferred = type(
+                base.__name__,
+                (base,),
+                {
+                    "__module__": base.__module__,
+                    "__doc__": base.__doc__,
+                    "_function": function,
+                    "_pretty_exceptions_short": self.pretty_exceptions_short,
+                },
+            )
+            options = {"help": inspect.getdoc(function), **kwargs}
+            command_name = name or get_command_name(function.__name__)
+            typer.Typer.command(self, command_name, cls=deferred, **options)(_stand_in)
+            return function
 
         return decorator
 
     def callback(self, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
         register = super().callback(*args, **kwargs)
         return lambda function: register(_with_annotations_evaluated(function))
+
+
+def _stand_in() -> None:
+    """What Typer sees of a ``MigoCommand``'s function until the command is built."""
 
 
 def _with_annotations_evaluated(function: Callable[..., Any]) -> Callable[..., Any]:

@@ -15,7 +15,7 @@ from typer.core import TyperGroup
 from typer.testing import CliRunner
 
 from migo_cli.cli import app
-from migo_cli.spanish import MigoGroup, MigoTyper
+from migo_cli.spanish import MigoCommand, MigoGroup, MigoTyper
 
 runner = CliRunner()
 
@@ -192,6 +192,21 @@ def test_help_names_types_and_defaults_in_spanish(monkeypatch: pytest.MonkeyPatc
     assert "[por omisión: individual]" in out  # --modo
     assert re.search(r"--enriquecer\s+Devolver", out)  # a flag takes no value: no type shown
     assert "Conexión con APIMIGO" in out  # the common options keep their own panel
+
+
+def test_commands_are_built_when_used_not_when_listed() -> None:
+    """``migo --help`` lists every command without building any command's parameters."""
+    root = typer.main.get_command(app)
+    assert isinstance(root, TyperGroup)
+    with root.make_context("migo", [], resilient_parsing=True) as ctx:
+        assert "consultar" in root.get_help(ctx)
+    commands = root.commands
+    assert all(isinstance(c, MigoCommand | TyperGroup) for c in commands.values())
+    assert not any(c._built for c in commands.values() if isinstance(c, MigoCommand))
+
+    assert [p.name for p in commands["consultar"].params][:2] == ["rucs", "as_json"]
+    assert getattr(commands["consultar"], "_built", None) is True
+    assert getattr(commands["masivo"], "_built", None) is False
 
 
 class Kind(StrEnum):
