@@ -337,6 +337,8 @@ def _number(kind: type[int | float], low: float | None, high: float | None) -> _
 
     def convert(value: Any, param: _TyperParameter, ctx: _click.Context) -> int | float:
         if isinstance(value, int | float) and not isinstance(value, bool):
+            if kind is int and isinstance(value, float) and not value.is_integer():
+                raise _Refused(f"{value} no es {what}")
             number = kind(value)
         elif not isinstance(value, str) or not value.isascii():
             raise _Refused(f"{_shown(value)} no es {what}")
