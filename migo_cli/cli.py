@@ -93,11 +93,24 @@ def _on_first_use(name: str) -> ModuleType:
 
 
 class _ConsoleOnFirstUse:
-    """A Rich ``Console``, created (and Rich imported) when something first asks it."""
+    """A Rich ``Console``, created (and Rich imported) when something first asks it.
+
+    Whether it is a terminal is answered without Rich when Rich could only say no
+    (cron, a pipe): the log set-up asks on every command, and ``--json`` prints no Rich.
+    """
 
     def __init__(self, **options: Any) -> None:
         self._options = options
         self._console: Console | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        if self._console is None:
+            stream = sys.stderr if self._options.get("stderr") else sys.stdout
+            forced = os.environ.get("TTY_COMPATIBLE") == "1" or "FORCE_COLOR" in os.environ
+            if not forced and not _isatty(stream):  # Rich's own rules would say False
+                return False
+        return self.console.is_terminal
 
     @property
     def console(self) -> Console:
@@ -115,6 +128,14 @@ class _ConsoleOnFirstUse:
 
     def __exit__(self, *exc_info: Any) -> None:
         self.console.__exit__(*exc_info)
+
+
+def _isatty(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty is not None and isatty())
+    except ValueError:  # a closed stream
+        return False
 
 
 if not TYPE_CHECKING:

@@ -136,6 +136,7 @@ def test_cuenta_and_consultar_load_the_client_only(
         assert "migo_cli.client" in modules
         assert not modules & HEAVY, args
         assert not packages(modules) & PYDANTIC, args
+        assert "rich" not in packages(modules), args  # JSON, and no terminal to decorate
 
 
 def test_masivo_loads_the_reader_and_writer_its_files_need(
