@@ -12,17 +12,27 @@ Where the simulator is involved, it runs in its own process (``ServerProcess``)
 and records when each call arrived; on Linux its ``time.monotonic()`` is the one
 the launcher read at spawn, so every migo run gets a timeline: start-up until the
 first call, the calls, and the tail after the last answer.
+
+Before and after: with ``MIGO_BENCH_BEFORE=DIR`` (another checkout of migo, with its
+own ``make install``), each figure also runs that checkout's ``migo`` in the same
+rounds, against the same yardstick and server, and reports its ratios as ``before:``
+checks and ``before_*`` raw numbers::
+
+    git worktree add /tmp/before <commit> && make -C /tmp/before install
+    MIGO_BENCH_BEFORE=/tmp/before python -m benchmarks 7 8 9 10
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import statistics
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from benchmarks.baselines import bare_loop, bare_loop_command
 from benchmarks.figures import CONCURRENCY, Context
@@ -39,8 +49,7 @@ from benchmarks.workload import (
 )
 from migo_cli.simulator import make_rucs
 
-A = TypeVar("A")
-B = TypeVar("B")
+T = TypeVar("T")
 
 RUC = "20100038146"
 TYPER = "import typer"
@@ -49,28 +58,49 @@ CLIENT_STACK = "import aiohttp, typer, rich, diskcache"
 WHOLE_PROCESS = "whole process: the `migo` console script as a child, spawn to exit"
 
 
-def _paired(rounds: int, migo: Callable[[], A], yardstick: Callable[[], B]) -> list[tuple[A, B]]:
-    """``rounds`` pairs, after one untimed run of each side; who goes first alternates."""
-    migo()
-    yardstick()
-    pairs: list[tuple[A, B]] = []
-    for index in range(rounds):
-        if index % 2:
-            other = yardstick()
-            pairs.append((migo(), other))
-        else:
-            ours = migo()
-            pairs.append((ours, yardstick()))
-    return pairs
+@dataclass(frozen=True, slots=True)
+class Checkout:
+    """A checkout whose ``migo`` is timed: this one, or the one ``MIGO_BENCH_BEFORE`` names."""
+
+    label: str
+    root: Path | None  # None: this checkout (the bench's own interpreter and PYTHONPATH)
+
+    def command(self, *args: str) -> list[str]:
+        if self.root is None:
+            return migo_entry_point(*args)
+        return [str(self.root / ".venv" / "bin" / "migo"), *args]
+
+    def env(self, workdir: Path) -> dict[str, str]:
+        env = child_env(workdir)
+        if self.root is not None:  # its own migo_cli, not the one next to this bench
+            env["PYTHONPATH"] = str(self.root)
+        return env
 
 
-def _rotated(rounds: int, sides: Sequence[Callable[[], ChildRun]]) -> list[list[ChildRun]]:
-    """``rounds`` rows of one run per side, after one untimed run of each; the order rotates."""
+HERE = Checkout("migo", None)
+
+
+def _before() -> Checkout | None:
+    """The checkout to compare with (``MIGO_BENCH_BEFORE``), if any."""
+    root = os.environ.get("MIGO_BENCH_BEFORE")
+    if not root:
+        return None
+    path = Path(root).resolve()
+    if not (path / ".venv" / "bin" / "migo").is_file():
+        raise RuntimeError(f"MIGO_BENCH_BEFORE={root}: no .venv/bin/migo there (make install)")
+    return Checkout("before", path)
+
+
+def _rotated(rounds: int, sides: Sequence[Callable[[], T]]) -> list[list[T]]:
+    """``rounds`` rows of one run per side, after one untimed run of each; the order rotates.
+
+    With two sides, who goes first alternates.
+    """
     for side in sides:
         side()
-    rows: list[list[ChildRun]] = []
+    rows: list[list[T]] = []
     for index in range(rounds):
-        row: dict[int, ChildRun] = {}
+        row: dict[int, T] = {}
         for step in range(len(sides)):
             which = (index + step) % len(sides)
             row[which] = sides[which]()
@@ -113,6 +143,41 @@ def _ratio(
     return _median([value(row[top]) / value(row[bottom]) for row in rows if value(row[bottom])])
 
 
+_BEFORE_NOTE = (
+    " The `before:` checks time MIGO_BENCH_BEFORE's `migo` in the same rounds (the code "
+    "before the change being measured)."
+)
+
+
+def _before_checks(
+    before: Checkout | None,
+    rows: Sequence[Sequence[ChildRun]],
+    side: int,
+    yardstick: int,
+    *,
+    name: str,
+    what: str,
+    denominator: str,
+) -> list[Check]:
+    """Wall and CPU ratios of the checkout ``MIGO_BENCH_BEFORE`` names, if any (informative)."""
+    if before is None:
+        return []
+    return [
+        Check(
+            f"before: {name}",
+            f"before: {what} wall",
+            f"{denominator} wall",
+            _ratio(rows, side, yardstick),
+        ),
+        Check(
+            "before: same, CPU time",
+            f"before: {what} CPU",
+            f"{denominator} CPU",
+            _ratio(rows, side, yardstick, cpu=True),
+        ),
+    ]
+
+
 def _floor_command(*args: str) -> list[str]:
     return [sys.executable, str(Path(__file__).with_name("minimal_cli.py")), *args]
 
@@ -152,8 +217,11 @@ def figure_7(ctx: Context) -> Figure:
     base = ctx.directory("f7")
     env = child_env(base)
     command = migo_entry_point("--help")
+    before = _before()
 
-    def help_of(args: list[str], what: str, expected: str) -> Callable[[], ChildRun]:
+    def help_of(
+        args: list[str], what: str, expected: str, env: dict[str, str] = env
+    ) -> Callable[[], ChildRun]:
         def run() -> ChildRun:
             done = _ok(run_child(args, cwd=base, env=env), what)
             if expected not in done.stdout:
@@ -162,22 +230,24 @@ def figure_7(ctx: Context) -> Figure:
 
         return run
 
-    rows = _rotated(
-        ctx.rounds(7),
-        [
-            help_of(command, "migo --help", "consultar"),
-            _python(TYPER, base, env),
-            help_of(_floor_command("--help"), "minimal_cli.py --help", "consultar"),
-        ],
-    )
+    sides = [
+        help_of(command, "migo --help", "consultar"),
+        _python(TYPER, base, env),
+        help_of(_floor_command("--help"), "minimal_cli.py --help", "consultar"),
+    ]
+    if before is not None:
+        args = before.command("--help")
+        sides.append(help_of(args, "before: migo --help", "consultar", before.env(base)))
+    rows = _rotated(ctx.rounds(7), sides)
     _importtime(ctx, "fig7-importtime", ["--help"], base, env)
     return Figure(
         7,
         "Start-up: `migo --help`",
-        f'`{" ".join(Path(a).name for a in command)}`, `python -c "{TYPER}"` and the '
-        "floor (`benchmarks/minimal_cli.py --help`: a two-command Typer app, Rich help "
-        "as migo's) as child processes, spawn to exit, same interpreter and environment; "
-        "rounds in rotating order, after one untimed run of each.",
+        f'`{" ".join(Path(a).name for a in command)}`, `python -c "{TYPER}"` and '
+        "`benchmarks/minimal_cli.py --help` (a two-command Typer app with Typer's own Rich "
+        "help, which migo's plain help replaces) as child processes, spawn to exit, same "
+        "interpreter and environment; rounds in rotating order, after one untimed run of "
+        f"each.{_BEFORE_NOTE if before is not None else ''}",
         timed=WHOLE_PROCESS,
         raw={
             "rounds": len(rows),
@@ -185,6 +255,7 @@ def figure_7(ctx: Context) -> Figure:
             **_timings("migo", [row[0] for row in rows]),
             **_timings("yardstick", [row[1] for row in rows]),
             **_timings("floor", [row[2] for row in rows]),
+            **(_timings("before", [row[3] for row in rows]) if before is not None else {}),
         },
         checks=[
             Check(
@@ -211,6 +282,15 @@ def figure_7(ctx: Context) -> Figure:
                 "minimal_cli.py --help wall",
                 _ratio(rows, 0, 2),
             ),
+            *_before_checks(
+                before,
+                rows,
+                3,
+                1,
+                name="migo --help ÷ import typer",
+                what="migo --help",
+                denominator=f"`{TYPER}`",
+            ),
         ],
     )
 
@@ -223,6 +303,7 @@ def figure_8(ctx: Context) -> Figure:
     base = ctx.directory("f8")
     cache = ctx.directory("f8-cache")
     env = child_env(base)
+    before = _before()
     floor_args = _floor_command(
         "consultar", RUC, "--json", "--cache-dir", str(ctx.directory("f8-floor-cache"))
     )
@@ -232,7 +313,9 @@ def figure_8(ctx: Context) -> Figure:
             "--base-url", server.base_url, "--cache-dir", str(cache),
         ]  # fmt: skip
 
-        def answered(command: list[str], what: str, origin: str) -> Callable[[], ChildRun]:
+        def answered(
+            command: list[str], what: str, origin: str, env: dict[str, str] = env
+        ) -> Callable[[], ChildRun]:
             def run() -> ChildRun:
                 done = _ok(run_child(command, cwd=base, env=env), what)
                 answer = json.loads(done.stdout)
@@ -245,15 +328,17 @@ def figure_8(ctx: Context) -> Figure:
         migo = migo_entry_point(*args)
         answered(migo, "migo consultar", "api")()  # migo warms its cache, with one call
         _ok(run_child(floor_args, cwd=base, env=env), "minimal_cli.py consultar")
+        sides = [
+            answered(migo, "migo consultar", "cache"),
+            _python(CLIENT_STACK, base, env),
+            answered(floor_args, "minimal_cli.py consultar", "cache"),
+        ]
+        if before is not None:  # its own cache, warmed the same way
+            earlier = before.command(*args[:-1], str(ctx.directory("f8-before-cache")))
+            answered(earlier, "before: migo consultar", "api", before.env(base))()
+            sides.append(answered(earlier, "before: migo consultar", "cache", before.env(base)))
         server.reset()
-        rows = _rotated(
-            ctx.rounds(7),
-            [
-                answered(migo, "migo consultar", "cache"),
-                _python(CLIENT_STACK, base, env),
-                answered(floor_args, "minimal_cli.py consultar", "cache"),
-            ],
-        )
+        rows = _rotated(ctx.rounds(7), sides)
         calls = server.latencies().requests
         if calls:
             raise RuntimeError(f"figure 8: answered from the cache, yet {calls} calls were made")
@@ -266,13 +351,14 @@ def figure_8(ctx: Context) -> Figure:
         f'"{CLIENT_STACK}"` and the floor (`benchmarks/minimal_cli.py consultar`: a Typer '
         "command with migo's kinds of options that imports the same four libraries and "
         "reads one diskcache entry) as child processes, spawn to exit; rounds in rotating "
-        "order, after one untimed run of each.",
+        f"order, after one untimed run of each.{_BEFORE_NOTE if before is not None else ''}",
         timed=WHOLE_PROCESS,
         raw={
             "rounds": len(rows),
             **_timings("migo", [row[0] for row in rows]),
             **_timings("yardstick", [row[1] for row in rows]),
             **_timings("floor", [row[2] for row in rows]),
+            **(_timings("before", [row[3] for row in rows]) if before is not None else {}),
         },
         checks=[
             Check(
@@ -301,6 +387,15 @@ def figure_8(ctx: Context) -> Figure:
                 "minimal_cli.py consultar wall",
                 _ratio(rows, 0, 2),
             ),
+            *_before_checks(
+                before,
+                rows,
+                3,
+                1,
+                name="migo consultar ÷ client stack",
+                what="migo consultar",
+                denominator=f"`{CLIENT_STACK}`",
+            ),
         ],
     )
 
@@ -321,12 +416,19 @@ def _masivo(source: Path, ctx: Context, server: ServerProcess, label: str) -> li
 
 
 def _run_masivo(
-    ctx: Context, server: ServerProcess, source: Path, *, base: Path, n: int, label: str
+    ctx: Context,
+    server: ServerProcess,
+    source: Path,
+    *,
+    base: Path,
+    n: int,
+    label: str,
+    migo: Checkout = HERE,
 ) -> tuple[ChildRun, Latencies]:
     """One whole ``migo masivo`` run, fresh cache and output; checked complete."""
     server.reset()
-    command = migo_entry_point(*_masivo(source, ctx, server, label))
-    run = _ok(run_child(command, cwd=base, env=child_env(base)), "migo masivo")
+    command = migo.command(*_masivo(source, ctx, server, label))
+    run = _ok(run_child(command, cwd=base, env=migo.env(base)), f"{migo.label} masivo")
     summary = json.loads((ctx.workdir / f"{label}-out" / "resumen.json").read_text("utf-8"))
     if summary.get("unicos") != n or not summary.get("completo") or summary.get("errores"):
         raise RuntimeError(f"{label}: migo's run is incomplete: {summary}")
@@ -334,6 +436,24 @@ def _run_masivo(
     if latencies.lookup_requests != n:
         raise RuntimeError(f"{label}: the server saw {latencies.lookup_requests} lookups for {n}")
     return run, latencies
+
+
+Masivo = tuple[ChildRun, Latencies]
+
+
+def _masivo_rounds(
+    rounds: int,
+    masivo: Callable[[Checkout], Masivo],
+    yardstick: Callable[[], ChildRun],
+    before: Checkout | None,
+) -> tuple[list[tuple[Masivo, ChildRun]], list[Masivo]]:
+    """(migo, yardstick) per round, and ``before``'s runs in the same rounds (or none)."""
+    sides: list[Callable[[], object]] = [lambda: masivo(HERE), yardstick]
+    if before is not None:
+        sides.append(lambda: masivo(before))
+    rows = _rotated(rounds, sides)
+    pairs = [(cast("Masivo", row[0]), cast("ChildRun", row[1])) for row in rows]
+    return pairs, [cast("Masivo", row[2]) for row in rows] if before is not None else []
 
 
 def _timeline(run: ChildRun, lat: Latencies) -> dict[str, float]:
@@ -350,9 +470,11 @@ def _timeline(run: ChildRun, lat: Latencies) -> dict[str, float]:
     }
 
 
-def _timeline_raw(runs: Sequence[tuple[ChildRun, Latencies]]) -> dict[str, float]:
+def _timeline_raw(
+    runs: Sequence[tuple[ChildRun, Latencies]], prefix: str = "timeline"
+) -> dict[str, float]:
     lines = [_timeline(run, lat) for run, lat in runs]
-    return {f"timeline_{key}_s": _median([line[key] for line in lines]) for key in lines[0]}
+    return {f"{prefix}_{key}_s": _median([line[key] for line in lines]) for key in lines[0]}
 
 
 def figure_9(ctx: Context) -> Figure:
@@ -362,11 +484,15 @@ def figure_9(ctx: Context) -> Figure:
     base = ctx.directory("f9")
     source = write_csv(base / "entrada.csv", rucs)
     env = child_env(base)
+    before = _before()
     with ServerProcess(latency_ms=latency * 1000, seed=1) as server:
-        pairs = _paired(
+        pairs, befores = _masivo_rounds(
             ctx.rounds(5),
-            lambda: _run_masivo(ctx, server, source, base=base, n=n, label="f9"),
+            lambda migo: _run_masivo(
+                ctx, server, source, base=base, n=n, label=f"f9-{migo.label}", migo=migo
+            ),
             _python(CLIENT_STACK, base, env),
+            before,
         )
         if ctx.profile_dir is not None:
             _pyinstrument(ctx, "fig9-masivo", _masivo(source, ctx, server, "f9p"), base, env)
@@ -376,6 +502,19 @@ def figure_9(ctx: Context) -> Figure:
     ratio = _median([m.seconds / (y.seconds + ideal) for (m, _), y in pairs])
     ratio_probe = _median([m.seconds / (y.seconds + with_probe) for (m, _), y in pairs])
     span = _median([_timeline(m, lat)["lookups_span"] for (m, lat), _ in pairs])
+    earlier = []
+    if befores:
+        ratios = [
+            b.seconds / (y.seconds + ideal) for (b, _), (_, y) in zip(befores, pairs, strict=True)
+        ]
+        earlier.append(
+            Check(
+                "before: migo masivo ÷ (client stack + N·L/C)",
+                "before: migo masivo wall",
+                f"`{CLIENT_STACK}` wall + N·L/C",
+                _median(ratios),
+            )
+        )
     return Figure(
         9,
         f"Whole `migo masivo`: {n:,} RUCs, 100 ms latency, C=50",
@@ -383,7 +522,7 @@ def figure_9(ctx: Context) -> Figure:
         "in, credit check, probe, lookups, .jsonl out) as a child process against the "
         "simulator in its own process, paired with figure 8's yardstick; the bound is that "
         "yardstick's wall time plus N·L/C. Timeline (from spawn, medians) from the "
-        "arrivals the server recorded.",
+        f"arrivals the server recorded.{_BEFORE_NOTE if before is not None else ''}",
         timed=WHOLE_PROCESS,
         raw={
             "n": n,
@@ -394,6 +533,8 @@ def figure_9(ctx: Context) -> Figure:
             **_timings("migo", runs),
             **_timings("yardstick", [y for _, y in pairs]),
             **_timeline_raw([run for run, _ in pairs]),
+            **(_timings("before", [b for b, _ in befores]) if befores else {}),
+            **(_timeline_raw(befores, "before_timeline") if befores else {}),
         },
         checks=[
             Check(
@@ -411,6 +552,7 @@ def figure_9(ctx: Context) -> Figure:
                 ratio_probe,
             ),
             Check("lookups' span ÷ N·L/C", "first lookup to last answer", "N·L/C", span / ideal),
+            *earlier,
         ],
     )
 
@@ -424,6 +566,7 @@ def figure_10(ctx: Context) -> Figure:
     plain = base / "rucs.txt"
     plain.write_text("\n".join(rucs) + "\n", encoding="utf-8")
     env = child_env(base)
+    before = _before()
     in_process: list[float] = []
     with ServerProcess(seed=1) as server:
         bare_loop(server.base_url, TOKEN, rucs, CONCURRENCY)  # warm the server's answer cache
@@ -438,10 +581,13 @@ def figure_10(ctx: Context) -> Figure:
             in_process.append(bare_loop(server.base_url, TOKEN, rucs, CONCURRENCY).seconds)
             return run
 
-        pairs = _paired(
+        pairs, befores = _masivo_rounds(
             ctx.rounds(5),
-            lambda: _run_masivo(ctx, server, source, base=base, n=n, label="f10"),
+            lambda migo: _run_masivo(
+                ctx, server, source, base=base, n=n, label=f"f10-{migo.label}", migo=migo
+            ),
             bare,
+            before,
         )
         if ctx.profile_dir is not None:
             _pyinstrument(ctx, "fig10-masivo", _masivo(source, ctx, server, "f10p"), base, env)
@@ -450,6 +596,17 @@ def figure_10(ctx: Context) -> Figure:
     ratio = _median([y.seconds / m.seconds for (m, _), y in pairs])
     migo_s, bare_s = _median([r.seconds for r in runs]), _median([b.seconds for b in bares])
     loop_s = _median(in_process[1:])  # the first came with the untimed warm-up round
+    earlier = []
+    if befores:
+        ratios = [y.seconds / b.seconds for (b, _), (_, y) in zip(befores, pairs, strict=True)]
+        earlier.append(
+            Check(
+                "before: migo RUC/s ÷ bare process RUC/s",
+                "before: N ÷ migo masivo wall",
+                "N ÷ bare loop process wall",
+                _median(ratios),
+            )
+        )
     return Figure(
         10,
         f"Whole `migo masivo`: {n:,} RUCs, no latency, C=50",
@@ -457,7 +614,7 @@ def figure_10(ctx: Context) -> Figure:
         "`python -m benchmarks.bare_loop` (imports aiohttp, reads the RUCs, 50 workers: "
         "POST + read + json.loads) as child processes against the same simulator process, "
         "paired rounds; RUC/s = N ÷ process wall time. The same bare loop in this process "
-        "(no start-up) as reference.",
+        f"(no start-up) as reference.{_BEFORE_NOTE if before is not None else ''}",
         timed=WHOLE_PROCESS + "; the bare loop too",
         raw={
             "n": n,
@@ -470,6 +627,8 @@ def figure_10(ctx: Context) -> Figure:
             **_timings("bare_process", bares),
             "bare_in_process_s": loop_s,
             **_timeline_raw([run for run, _ in pairs]),
+            **(_timings("before", [b for b, _ in befores]) if befores else {}),
+            **(_timeline_raw(befores, "before_timeline") if befores else {}),
         },
         checks=[
             Check(
@@ -491,6 +650,7 @@ def figure_10(ctx: Context) -> Figure:
                 "migo masivo CPU",
                 _median([y.cpu_seconds / m.cpu_seconds for (m, _), y in pairs]),
             ),
+            *earlier,
         ],
     )
 

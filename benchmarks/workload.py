@@ -210,9 +210,9 @@ report, sys.argv = sys.argv[1], ["migo", *sys.argv[2:]]
 profiler = Profiler(interval=0.0005)
 profiler.start()
 try:
-    from migo_cli.cli import main
+    from migo_cli.cli import app  # not main(): it ends the process (os._exit) when done
     with contextlib.suppress(SystemExit):
-        main()
+        app(prog_name="migo")
 finally:
     profiler.stop()
     with open(report, "w", encoding="utf-8") as fh:

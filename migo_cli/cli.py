@@ -5,28 +5,28 @@ module owns what only a process has: signals, exit codes (SPEC §5), stderr
 logging and progress, and one-line Spanish messages instead of tracebacks.
 
 A command imports what it uses when it runs: ``--help`` and ``migo cuenta``
-never load pandas, the Excel libraries or the simulator's server
-(tests/test_imports.py holds every command to that).
+never load pandas, the Excel libraries or the simulator's server, and ``--help``
+not even asyncio or Rich (tests/test_imports.py holds every command to that).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
+import importlib.util
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Self, TypeVar
+from types import ModuleType
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Self, TypeVar, cast
 
 import typer
-from rich.console import Console
 
-from migo_cli import render
 from migo_cli.config import (
     SIMULATOR_PORT,
     Limits,
@@ -59,16 +59,22 @@ from migo_cli.models import (
     today_in_lima,
 )
 from migo_cli.numfmt import format_number
-from migo_cli.ruc import check_ruc
 from migo_cli.spanish import (
     OPTIONS_METAVAR,
     SUBCOMMAND_METAVAR,
     MigoGroup,
     MigoTyper,
     SpanishBadParameter,
+    print_error,
 )
 
 if TYPE_CHECKING:
+    import asyncio
+
+    from rich.console import Console
+
+    from migo_cli import render
+    from migo_cli import ruc as _ruc
     from migo_cli.batch import BatchJob, BatchReport
     from migo_cli.cache import ResultCache
     from migo_cli.client import MigoClient
@@ -77,6 +83,76 @@ if TYPE_CHECKING:
     from migo_cli.padron.store import PadronIndex
     from migo_cli.progress import ProgressReporter, StepProgress
     from migo_cli.writers import Output
+
+
+def _on_first_use(name: str) -> ModuleType:
+    """Module ``name``, executed when first used (importlib's ``LazyLoader``).
+
+    asyncio, Rich and python-stdnum cost more to import than the rest of ``migo --help``
+    (benchmarks, figure 7); the commands that use them load them when they run.
+    """
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:  # pragma: no cover - names written below
+        raise ModuleNotFoundError(name)
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+class _ConsoleOnFirstUse:
+    """A Rich ``Console``, created (and Rich imported) when something first asks it.
+
+    Whether it is a terminal is answered without Rich when Rich could only say no
+    (cron, a pipe): the log set-up asks on every command, and ``--json`` prints no Rich.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        if self._console is None:
+            stream = sys.stderr if self._options.get("stderr") else sys.stdout
+            forced = os.environ.get("TTY_COMPATIBLE") == "1" or "FORCE_COLOR" in os.environ
+            if not forced and not _isatty(stream):  # Rich's own rules would say False
+                return False
+        return self.console.is_terminal
+
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.console, name)
+
+    def __enter__(self) -> Console:  # Rich's Live holds its console with ``with``
+        return self.console.__enter__()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.console.__exit__(*exc_info)
+
+
+def _isatty(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty is not None and isatty())
+    except ValueError:  # a closed stream
+        return False
+
+
+if not TYPE_CHECKING:
+    asyncio = _on_first_use("asyncio")
+    render = _on_first_use("migo_cli.render")
+    _ruc = _on_first_use("migo_cli.ruc")
 
 log = logging.getLogger("migo")
 
@@ -96,8 +172,10 @@ app = MigoTyper(
     # Pretty tracebacks print local variables, the token among them.
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
-    rich_markup_mode="rich",
-    context_settings={"help_option_names": ["-h", "--help"]},
+    # Help is migo_cli.spanish's plain text: Typer's Rich help is never used.
+    rich_markup_mode=None,
+    # Help fills the terminal up to 100 columns (Click's own limit is 80).
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 cache_app = MigoTyper(
     cls=MigoGroup,
@@ -116,8 +194,8 @@ padron_app = MigoTyper(
 )
 app.add_typer(padron_app, name="padron")
 
-stderr = Console(stderr=True)
-stdout = Console()
+stderr = cast("Console", _ConsoleOnFirstUse(stderr=True))
+stdout = cast("Console", _ConsoleOnFirstUse())
 
 
 # -- options shared by every command that calls the API ---------------------------
@@ -387,7 +465,7 @@ def _run_api(
 def _fail(message: str, code: int, secrets: list[str]) -> int:
     for secret in secrets:
         message = redact(message, secret)
-    stderr.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
+    print_error(message)
     return code
 
 
@@ -509,7 +587,7 @@ def _version(value: bool) -> None:
     if value:
         from migo_cli._version import __version__
 
-        stdout.print(f"migo {__version__}")
+        sys.stdout.write(f"migo {__version__}\n")  # plain: no Rich for one line
         raise typer.Exit()
 
 
@@ -559,7 +637,7 @@ def consultar(
 
     async def main(signals: _Signals) -> int:
         source = resolve_source(fuente)
-        checks = [check_ruc(value) for value in dict.fromkeys(rucs)]
+        checks = [_ruc.check_ruc(value) for value in dict.fromkeys(rucs)]
         if any(check is None for check in checks):
             raise InvalidValueError("hay un RUC vacío entre los argumentos")
         values = [c.key for c in checks if c is not None]
@@ -977,7 +1055,7 @@ def historial(
     _setup_logging(False, False)
     number: str | None = None
     if ruc is not None:
-        check = check_ruc(ruc)
+        check = _ruc.check_ruc(ruc)
         if check is None or not check.valid:
             shown = "" if check is None else f" {check.raw!r}: {check.reason}"
             raise typer.Exit(_fail(f"RUC no válido{shown}", EXIT_USAGE, []))
@@ -1342,7 +1420,7 @@ def representantes(
     secrets: list[str] = []
 
     async def main(signals: _Signals) -> int:
-        check = check_ruc(ruc)
+        check = _ruc.check_ruc(ruc)
         if check is None:
             raise InvalidValueError("el RUC está vacío")
         if not check.valid:
@@ -1457,8 +1535,41 @@ def diagnostico(
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: the command, then a quick exit (``_exit_now``)."""
     try:
         app()
     except MigoError as exc:  # raised while Typer parses, before a command runs
-        raise SystemExit(_fail(str(exc), EXIT_USAGE, [])) from None
+        code: object = _fail(str(exc), EXIT_USAGE, [])
+    except SystemExit as exc:
+        code = exc.code
+    else:
+        code = EXIT_OK
+    _exit_now(code)
+
+
+def _exit_now(code: object) -> NoReturn:
+    """End the process with ``code`` once everything is written, skipping the teardown.
+
+    Tearing the interpreter down (freeing every module and object one by one) takes
+    a few tenths of a second with aiohttp and the cache loaded, after the work is
+    done (benchmarks, figures 8-10). By now every command has closed its files, the
+    cache and its connections; what remains is done here: the exit handlers Python
+    would run (``atexit``: logging's flush and close among them), then stdout and
+    stderr. When something is still to finish (another thread running, an output that
+    cannot be flushed, an exit code that is not a number), the ordinary exit runs.
+    """
+    import atexit
+    import threading
+
+    if code is None:
+        code = EXIT_OK
+    others = [t for t in threading.enumerate() if t is not threading.current_thread()]
+    if not isinstance(code, int) or any(not t.daemon for t in others):
+        raise SystemExit(code)
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed pipe: Python reports it as it always does
+        raise SystemExit(code) from None
+    os._exit(code)

@@ -49,7 +49,6 @@ from urllib.parse import urlsplit
 import aiohttp
 import stamina
 
-from migo_cli._version import __version__
 from migo_cli.cache import CacheScope, ResultCache, cache_scope_for
 from migo_cli.config import (
     COLLECTION_MAX,
@@ -205,7 +204,8 @@ class MigoClient:
         return f"MigoClient(base_url={self.base_url!r}, api={self.dialect.name!r})"
 
     async def __aenter__(self) -> Self:
-        self._ensure_session()
+        # The aiohttp session is made by the first request (``_ensure_session``): a
+        # client that answers from the cache alone never needs one.
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -218,6 +218,10 @@ class MigoClient:
 
     def _ensure_session(self) -> aiohttp.ClientSession:
         if self._session is None:
+            # Here, not at import: the version is read from the package's metadata
+            # (importlib.metadata), which an answer from the cache never needs.
+            from migo_cli._version import __version__
+
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(
                     total=self.timeout.total, connect=self.timeout.connect

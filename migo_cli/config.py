@@ -6,18 +6,20 @@ The CLI, the library and the tests build on these; a number that shapes behaviou
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import platformdirs
-
-from migo_cli.dialects import DIALECTS, Dialect, dialect_named
 from migo_cli.exceptions import ConfigError, InsecureBaseURLError, MissingTokenError
 from migo_cli.models import Source
+
+if TYPE_CHECKING:
+    from migo_cli.dialects import Dialect
+
+# platformdirs, tomllib, ipaddress and the dialects are imported where they are used:
+# ``migo --help`` reads the defaults below and nothing else (benchmarks, figure 7).
 
 APP_NAME = "migo"
 DEFAULT_BASE_URL = "https://api.migo.pe"
@@ -107,30 +109,45 @@ class CacheTTL:
 
 def default_cache_dir() -> Path:
     env = os.environ.get(ENV_CACHE_DIR)
-    return Path(env) if env else Path(platformdirs.user_cache_dir(APP_NAME))
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir(APP_NAME))
 
 
 def default_padron_dir() -> Path:
     """Where the padrón's index lives: data, not cache (``migo cache limpiar`` keeps it)."""
     env = os.environ.get(ENV_PADRON_DIR)
-    return Path(env) if env else Path(platformdirs.user_data_dir(APP_NAME))
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir(APP_NAME))
 
 
 def config_file() -> Path:
     env = os.environ.get(ENV_CONFIG_FILE)
     if env:
         return Path(env)
+    import platformdirs
+
     return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
 
 
 def _read_config() -> dict[str, object]:
     path = config_file()
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        data = path.read_bytes()
     except FileNotFoundError:
         return {}
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except OSError as exc:
+        raise ConfigError(f"no se pudo leer el archivo de configuración {path}: {exc}") from exc
+    import tomllib  # only when there is a file to read
+
+    try:
+        return tomllib.loads(data.decode())
+    except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"no se pudo leer el archivo de configuración {path}: {exc}") from exc
 
 
@@ -159,6 +176,8 @@ def redact(text: str, token: str | None) -> str:
 
 def resolve_dialect(explicit: str | Dialect | None) -> Dialect:
     """``--api``, else ``MIGO_API``, else the config file's ``api``, else API 1.0."""
+    from migo_cli.dialects import DIALECTS, Dialect, dialect_named
+
     if isinstance(explicit, Dialect):
         return explicit
     source, name = "--api", explicit
@@ -212,6 +231,8 @@ def is_loopback_url(url: str) -> bool:
 
 def is_loopback_host(host: str) -> bool:
     """``localhost`` or a loopback address: traffic that never leaves this machine."""
+    import ipaddress
+
     if host == "localhost":
         return True
     try:

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-
-from aiolimiter import AsyncLimiter
+from typing import TYPE_CHECKING
 
 from migo_cli.testing import waits_off
+
+if TYPE_CHECKING:
+    from aiolimiter import AsyncLimiter
 
 __all__ = ["Pace"]
 
@@ -27,7 +29,11 @@ class Pace:
         self._withheld = 0  # permits kept out of circulation after a 429
         self._to_withhold = 0
         self._successes = 0
-        self._limiter = AsyncLimiter(1, 60.0 / rpm) if rpm else None
+        self._limiter: AsyncLimiter | None = None
+        if rpm:  # imported only then: aiolimiter reads its version from package metadata
+            from aiolimiter import AsyncLimiter
+
+            self._limiter = AsyncLimiter(1, 60.0 / rpm)
         self._resume_at = 0.0
         self._slot = _Slot(self)
 

@@ -15,11 +15,15 @@ for this (``Typer(cls=…)``, ``@app.command(cls=…)``):
   usage errors come back as exceptions; ``usage_error_message`` words them from
   their structured fields (the option, the parameter, pydantic's error type and
   input), never from the English text.
-* ``format_help`` renders the help itself, with Rich, in Spanish.
+* ``format_help`` renders the help itself, in Spanish, as plain text through
+  Click's formatter (not Rich: see "help" below).
+* ``parse_args`` converts the values of migo's plain kinds of parameter itself,
+  refusing a bad one in Spanish, instead of through pydantic (see "values").
 * ``MigoTyper`` makes ``MigoCommand`` every command's class, so a new command
   speaks Spanish without anyone remembering to say so.
 
-The exception classes live in ``typer._click``, which Typer calls private: the
+The exception classes live in ``typer._click``, and the conversion contract
+(``RuntimeParam``) in ``typer._coercion``, which Typer calls private: the
 dependency is pinned to one minor version (pyproject.toml), and
 tests/test_spanish.py goes through every kind of usage error and every
 command's help, so an upgrade that moves them fails there, not in front of a user.
@@ -29,19 +33,16 @@ from __future__ import annotations
 
 import difflib
 import inspect
-import io
+import os
+import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar, get_args
 
 import typer
-from rich import box
-from rich.console import Console, Group, RenderableType
-from rich.padding import Padding
-from rich.panel import Panel
-from rich.table import Table
-from rich.text import Text
 from typer import _click
 from typer._click.exceptions import (
     BadOptionUsage,
@@ -52,7 +53,18 @@ from typer._click.exceptions import (
     NoSuchOption,
     UsageError,
 )
-from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
+from typer._click.formatting import wrap_text
+from typer._click.termui import style
+from typer._coercion import RuntimeParam, TypeDescriptor
+from typer._param_types import (
+    choice_coercion_annotation,
+    coerce_cli_choice,
+    coerce_cli_path,
+    routes_to_path,
+)
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption, _TyperParameter
+from typer.main import get_command_name
+from typer.models import CommandInfo, ParameterInfo
 
 __all__ = [
     "HELP_OPTION_TEXT",
@@ -61,6 +73,7 @@ __all__ = [
     "MigoTyper",
     "SpanishBadParameter",
     "SpanishUsageError",
+    "print_error",
     "usage_error_message",
 ]
 
@@ -85,6 +98,10 @@ _TYPE_LABELS = {
     "datetime": "FECHA",
     "bool": "",
 }
+#: Help's first column (what to type) is no wider than this; a longer name goes alone
+#: on its line. _GAP spaces separate the columns; the text column is never narrower
+#: than _TEXT_MIN.
+_FIRST_COLUMN_MAX, _GAP, _TEXT_MIN = 30, 2, 30
 #: How close a typed option must be to a real one before migo suggests it.
 _SUGGESTION_CUTOFF = 0.6
 
@@ -243,41 +260,217 @@ def _hint(ctx: _click.Context | None) -> str | None:
     return f"Ayuda: {ctx.command_path} {ctx.help_option_names[0]}"
 
 
-def _print_error(message: str, hint: str | None) -> None:
-    console = Console(stderr=True, highlight=False)
-    console.print(Text.assemble(("Error:", "bold red"), " ", message), soft_wrap=True)
+def print_error(message: str, hint: str | None = None) -> None:
+    """``Error: …`` on stderr (red and bold on a terminal), and the way to the help."""
+    _click.echo(f"{style('Error:', fg='red', bold=True)} {message}", err=True, color=_color())
     if hint is not None:
-        console.print(Text(hint, style="dim"), soft_wrap=True)
+        _click.echo(style(hint, dim=True), err=True, color=_color())
 
 
-# -- help --------------------------------------------------------------------------------
+def _color() -> bool | None:
+    """Colour as Rich decides it elsewhere in migo: NO_COLOR and FORCE_COLOR, else a terminal."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return None  # Click's rule: colour only on a terminal
 
 
-def _help_console() -> Console:
-    """A console that renders into a string as stdout would show it (width, colours)."""
-    probe = Console()
-    return Console(
-        file=io.StringIO(),
-        width=probe.width,
-        force_terminal=probe.is_terminal,
-        color_system=probe.color_system,  # type: ignore[arg-type]  # a name Console accepts
-        highlight=False,
+# -- values ------------------------------------------------------------------------------
+#
+# Typer converts every value it parses with a pydantic ``TypeAdapter``: importing
+# pydantic and building the adapters costs more than everything else a cached
+# ``migo consultar`` does before it answers (benchmarks, figure 8). migo's
+# parameters are of a few plain kinds (text, whole and decimal numbers with bounds,
+# choices, paths, lists of these), converted here as Typer converts them, with the
+# reason for a refusal in Spanish. Any other kind keeps Typer's conversion.
+
+_Convert = Callable[[Any, _TyperParameter, _click.Context], Any]
+_TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
+_FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
+_WHOLE_FLOAT = re.compile(r"\s*[+-]?\d+\.0*\s*")
+
+
+class _Refused(ValueError):
+    """Why a value was refused, in Spanish (the text after ``valor no válido para X:``)."""
+
+
+@dataclass(frozen=True)
+class _PlainValue(RuntimeParam):
+    """Typer's conversion contract (``coerce``: None, lists), kept; the conversion is ours."""
+
+    convert: _Convert
+    many: bool
+
+    def _coerce_value(self, value: Any, param: _TyperParameter, ctx: _click.Context) -> Any:
+        try:
+            if self.many:
+                items = value if isinstance(value, list | tuple) else [value]
+                return [self.convert(item, param, ctx) for item in items]
+            return self.convert(value, param, ctx)
+        except _Refused as exc:
+            raise SpanishBadParameter(str(exc), ctx=ctx, param=param) from None
+
+
+def _shown(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _text(value: Any, param: _TyperParameter, ctx: _click.Context) -> str:
+    return value.decode(sys.getfilesystemencoding()) if isinstance(value, bytes) else str(value)
+
+
+def _boolean(value: Any, param: _TyperParameter, ctx: _click.Context) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE or not text:
+        return False
+    raise _Refused(f"{_shown(value)} no es sí ni no (use true o false)")
+
+
+def _number(kind: type[int | float], low: float | None, high: float | None) -> _Convert:
+    """int or float from the text typed (ASCII digits, as pydantic reads them), within bounds."""
+    what = "un número entero" if kind is int else "un número"
+
+    def convert(value: Any, param: _TyperParameter, ctx: _click.Context) -> int | float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if kind is int and isinstance(value, float) and not value.is_integer():
+                raise _Refused(f"{value} no es {what}")
+            number = kind(value)
+        elif not isinstance(value, str) or not value.isascii():
+            raise _Refused(f"{_shown(value)} no es {what}")
+        else:
+            try:
+                number = kind(value)
+            except ValueError:
+                if kind is not int or not _WHOLE_FLOAT.fullmatch(value):
+                    raise _Refused(f"{_shown(value)} no es {what}") from None
+                number = int(float(value))
+        shown = value.strip() if isinstance(value, str) else number
+        if low is not None and number < low:
+            raise _Refused(f"{shown} no es válido: debe ser mayor o igual que {low}")
+        if high is not None and number > high:
+            raise _Refused(f"{shown} no es válido: debe ser menor o igual que {high}")
+        return number
+
+    return convert
+
+
+def _choice(choices: tuple[Any, ...], case_sensitive: bool) -> _Convert:
+    def convert(value: Any, param: _TyperParameter, ctx: _click.Context) -> Any:
+        try:
+            return coerce_cli_choice(value, choices=choices, case_sensitive=case_sensitive, ctx=ctx)
+        except ValueError:
+            raise _Refused(
+                f"{_shown(value)} no es una de las opciones ({_choices(param)})"
+            ) from None
+
+    return convert
+
+
+def _path(info: ParameterInfo, path_type: type[Path]) -> _Convert:
+    """Typer's own path checks (``exists=``, ``dir_okay=``…), handed a Path it need not parse."""
+
+    def convert(value: Any, param: _TyperParameter, ctx: _click.Context) -> Any:
+        path = value if isinstance(value, path_type) else path_type(value)
+        return coerce_cli_path(path, info, path_type=path_type, param=param, ctx=ctx)
+
+    return convert
+
+
+def _converter(annotation: Any, info: ParameterInfo) -> _Convert | None:
+    choice = choice_coercion_annotation(annotation, info)
+    if choice is not None:
+        return _choice(*choice)
+    if annotation is bool:
+        return _boolean
+    if annotation is str:
+        return _text
+    if annotation in (int, float):
+        return None if info.clamp else _number(annotation, info.min, info.max)
+    path_type = info.path_type or annotation
+    if (
+        routes_to_path(annotation, info)
+        and isinstance(path_type, type)
+        and issubclass(path_type, Path)
+    ):
+        return _path(info, path_type)
+    return None
+
+
+def _plain_value(descriptor: TypeDescriptor) -> _PlainValue | None:
+    info = descriptor.parameter_info
+    if descriptor.is_file or descriptor.is_tuple or info.parser is not None:
+        return None
+    (annotation,) = (
+        get_args(descriptor.annotation) if descriptor.is_list else (descriptor.annotation,)
+    )
+    convert = _converter(annotation, info)
+    if convert is None:
+        return None
+    return _PlainValue(
+        parameter_info=info,
+        annotation=descriptor.annotation,
+        convert=convert,
+        many=descriptor.is_list,
     )
 
 
-def _markup(text: str, style: str = "") -> Text:
-    """Help texts are written in Rich markup (``rich_markup_mode="rich"``)."""
-    return Text.from_markup(inspect.cleandoc(text), style=style)
+def _convert_plainly(command: _click.Command, ctx: _click.Context) -> None:
+    """Before Click processes the values: our conversion where it applies (see above)."""
+    for param in command.get_params(ctx):
+        if isinstance(param, _TyperParameter) and param._runtime_param is None:
+            param._runtime_param = _plain_value(param.type_descriptor)
 
 
-def _description(command: _click.Command) -> Iterator[RenderableType]:
+# -- help --------------------------------------------------------------------------------
+#
+# Plain text through Click's own formatter: no Rich, whose import alone costs more
+# than the rest of ``migo --help`` (benchmarks, figure 7). Laid out as Click and
+# most command-line tools do: usage, description, then one section per group of
+# parameters, two columns wrapped to the terminal (at most 80 columns).
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [p for p in re.split(r"\n\s*\n", text) if p.strip()]
+
+
+def _format_description(command: _click.Command, formatter: _click.HelpFormatter) -> None:
+    """The docstring: prose rewrapped; indented lines (examples) kept one per line."""
     text = inspect.cleandoc(command.help or "").partition("\f")[0]
     if not text:
         return
-    first, *rest = text.split("\n\n")
-    yield Padding(_markup(first.replace("\n", " ")), (0, 1, 1, 1))
-    if rest:
-        yield Padding(_markup("\n\n".join(rest), style="dim"), (0, 1, 1, 1))
+    formatter.write_paragraph()
+    with formatter.indentation():
+        written = False
+        examples = False
+        for paragraph in _paragraphs(text):
+            example = paragraph[0].isspace()
+            if written and not (example and examples):
+                formatter.write_paragraph()
+            if example:
+                _write_examples(paragraph, formatter)
+            else:
+                formatter.write_text(paragraph)
+            written, examples = True, example
+
+
+def _write_examples(paragraph: str, formatter: _click.HelpFormatter) -> None:
+    """Each line as written; one too long for the terminal continues indented below."""
+    for line in paragraph.splitlines():
+        indent = " " * (formatter.current_indent + len(line) - len(line.lstrip()))
+        formatter.write(
+            wrap_text(
+                line.strip(),
+                formatter.width,
+                initial_indent=indent,
+                subsequent_indent=indent + "    ",
+            )
+            + "\n"
+        )
 
 
 def _type_label(param: TyperOption | TyperArgument, ctx: _click.Context) -> str:
@@ -305,8 +498,7 @@ def _default_label(param: TyperOption | TyperArgument) -> str | None:
     return str(value) if str(value) != "" else None
 
 
-def _param_help(param: TyperOption | TyperArgument) -> Text:
-    text = _markup(param.help or "") if param.help else Text()
+def _param_extras(param: TyperOption | TyperArgument) -> list[str]:
     extras: list[str] = []
     envvar = param.envvar if isinstance(param, TyperOption) and param.show_envvar else None
     if envvar:
@@ -317,73 +509,88 @@ def _param_help(param: TyperOption | TyperArgument) -> Text:
         extras.append(f"[por omisión: {default}]")
     if param.required:
         extras.append("[obligatorio]")
-    for extra in extras:
-        text.append(("\n" if text else "") + extra, style="dim")
-    return text
+    return extras
 
 
-def _param_rows(
-    params: Sequence[TyperOption | TyperArgument], ctx: _click.Context
-) -> RenderableType:
-    table = Table.grid(padding=(0, 2), expand=True)
-    table.add_column(style="bold cyan", no_wrap=True)
-    table.add_column(style="yellow", no_wrap=True)
-    table.add_column(ratio=1)
-    for param in params:
-        if isinstance(param, TyperArgument):
-            name = param.metavar or (param.name or "").upper()
-            if param.nargs != 1 and not name.endswith("..."):
-                name += "..."
-        else:
-            name = ", ".join(sorted(param.opts, key=len))
-        table.add_row(name, _type_label(param, ctx), _param_help(param))
-    return table
+#: One line of a section: what to type, what it does, and notes kept whole (``[…]``).
+_Row = tuple[str, str, list[str]]
 
 
-def _panel(title: str, body: RenderableType) -> Panel:
-    return Panel(body, title=title, title_align="left", border_style="dim", box=box.ROUNDED)
+def _param_row(param: TyperOption | TyperArgument, ctx: _click.Context) -> _Row:
+    if isinstance(param, TyperArgument):
+        name = param.metavar or (param.name or "").upper()
+        if param.nargs != 1 and not name.endswith("..."):
+            name += "..."
+    else:
+        name = ", ".join(sorted(param.opts, key=len))
+    label = _type_label(param, ctx)
+    text = " ".join(inspect.cleandoc(param.help or "").split())
+    return (f"{name} {label}" if label else name), text, _param_extras(param)
 
 
-def _help_panels(command: _click.Command, ctx: _click.Context) -> Iterator[RenderableType]:
+def _write_sections(formatter: _click.HelpFormatter, sections: dict[str, list[_Row]]) -> None:
+    """Click's two columns, aligned across sections; a note never split across lines."""
+    names = [len(name) for rows in sections.values() for name, _, _ in rows]
+    first = min(max(names, default=0), _FIRST_COLUMN_MAX)
+    for title, rows in sections.items():
+        if not rows:
+            continue
+        with formatter.section(title):
+            indent = " " * formatter.current_indent
+            room = max(formatter.width - len(indent) - first - _GAP, _TEXT_MIN)
+            for name, text, extras in rows:
+                lines = wrap_text(text, room).splitlines() if text else []
+                for extra in extras:
+                    if lines and len(lines[-1]) + _GAP + len(extra) <= room:
+                        lines[-1] += " " * _GAP + extra
+                    else:
+                        lines.append(extra)
+                if len(name) > first or not lines:
+                    formatter.write(f"{indent}{name}\n")
+                else:
+                    formatter.write(f"{indent}{name:<{first}}{' ' * _GAP}{lines.pop(0)}\n")
+                for line in lines:
+                    formatter.write(f"{indent}{' ' * (first + _GAP)}{line}\n")
+
+
+def _param_sections(command: _click.Command, ctx: _click.Context) -> dict[str, list[_Row]]:
     """Arguments, then options, each under its ``rich_help_panel`` (Typer's convention)."""
-    arguments: dict[str, list[TyperOption | TyperArgument]] = {_ARGUMENTS: []}
-    options: dict[str, list[TyperOption | TyperArgument]] = {_OPTIONS: []}
+    arguments: dict[str, list[_Row]] = {_ARGUMENTS: []}
+    options: dict[str, list[_Row]] = {_OPTIONS: []}
     for param in command.get_params(ctx):
         if isinstance(param, TyperArgument):
-            arguments.setdefault(param.rich_help_panel or _ARGUMENTS, []).append(param)
+            panel = arguments.setdefault(param.rich_help_panel or _ARGUMENTS, [])
         elif isinstance(param, TyperOption) and not param.hidden:
-            options.setdefault(param.rich_help_panel or _OPTIONS, []).append(param)
-    for title, params in [*arguments.items(), *options.items()]:
-        if params:
-            yield _panel(title, _param_rows(params, ctx))
+            panel = options.setdefault(param.rich_help_panel or _OPTIONS, [])
+        else:
+            continue
+        panel.append(_param_row(param, ctx))
+    return arguments | options
 
 
-def _commands_panel(group: TyperGroup, ctx: _click.Context) -> Iterator[RenderableType]:
-    table = Table.grid(padding=(0, 2), expand=True)
-    table.add_column(style="bold cyan", no_wrap=True)
-    table.add_column(ratio=1)
+def _command_sections(group: TyperGroup, ctx: _click.Context) -> dict[str, list[_Row]]:
+    """The subcommands with the first paragraph of their help, under their panels."""
+    panels: dict[str, list[_Row]] = {}
     for name in group.list_commands(ctx):
         command = group.get_command(ctx, name)
         if command is None or command.hidden:
             continue
-        summary = inspect.cleandoc(command.short_help or command.help or "").split("\n\n")[0]
-        table.add_row(name, _markup(summary.replace("\n", " ")))
-    if table.row_count:
-        yield _panel(_COMMANDS, table)
+        summary = _paragraphs(inspect.cleandoc(command.short_help or command.help or ""))
+        title = getattr(command, "rich_help_panel", None) or _COMMANDS
+        panels.setdefault(title, []).append((name, " ".join(" ".join(summary[:1]).split()), []))
+    return panels
 
 
-def render_help(command: _click.Command, ctx: _click.Context) -> str:
-    """The whole ``--help`` page, in Spanish, as stdout will show it."""
-    console = _help_console()
-    parts: list[RenderableType] = [Padding(Text(command.get_usage(ctx), style="bold"), 1)]
-    parts.extend(_description(command))
-    parts.extend(_help_panels(command, ctx))
+def _format_help(
+    command: _click.Command, ctx: _click.Context, formatter: _click.HelpFormatter
+) -> None:
+    """The whole ``--help`` page, in Spanish."""
+    command.format_usage(ctx, formatter)
+    _format_description(command, formatter)
+    sections = _param_sections(command, ctx)
     if isinstance(command, TyperGroup):
-        parts.extend(_commands_panel(command, ctx))
-    console.print(Group(*parts))
-    file = console.file
-    assert isinstance(file, io.StringIO)
-    return file.getvalue()
+        sections |= _command_sections(command, ctx)
+    _write_sections(formatter, sections)
 
 
 def _usage_pieces(command: _click.Command, ctx: _click.Context) -> list[str]:
@@ -411,7 +618,52 @@ def _in_spanish(option: TyperOption | None) -> TyperOption | None:
 
 
 class MigoCommand(TyperCommand):
-    """A command whose usage line, help and extra-argument error are Spanish."""
+    """A command whose usage line, help and extra-argument error are Spanish.
+
+    Made by ``MigoTyper``, its parameters are built from its function the first time
+    something needs them (parsing, its own help): ``migo --help`` lists every command
+    and ``migo consultar`` runs one, without building the others' (figures 7 and 8).
+    """
+
+    #: The function whose parameters become the command's (set by ``MigoTyper.command``);
+    #: None: Typer was given the function itself and built them already.
+    _function: ClassVar[Callable[..., Any] | None] = None
+    _pretty_exceptions_short: ClassVar[bool] = True
+    _built = False
+    _params: list[_click.Parameter]
+    _callback: Callable[..., Any] | None
+
+    @property
+    def params(self) -> list[_click.Parameter]:
+        self._build()
+        return self._params
+
+    @params.setter
+    def params(self, value: list[_click.Parameter]) -> None:
+        self._params = value
+
+    @property
+    def callback(self) -> Callable[..., Any] | None:
+        self._build()
+        return self._callback
+
+    @callback.setter
+    def callback(self, value: Callable[..., Any] | None) -> None:
+        self._callback = value
+
+    def _build(self) -> None:
+        """Typer's own parameters and callback for ``_function``, as it would have made them."""
+        function = type(self)._function
+        if function is None or self._built:
+            return
+        self._built = True
+        info = CommandInfo(name=self.name, callback=_with_annotations_evaluated(function))
+        built = typer.main.get_command_from_info(
+            info,
+            pretty_exceptions_short=self._pretty_exceptions_short,
+            rich_markup_mode=None,
+        )
+        self._params, self._callback = built.params, built.callback
 
     def format_usage(self, ctx: _click.Context, formatter: _click.HelpFormatter) -> None:
         _format_usage(self, ctx, formatter)
@@ -420,7 +672,7 @@ class MigoCommand(TyperCommand):
         return _in_spanish(super().get_help_option(ctx))
 
     def format_help(self, ctx: _click.Context, formatter: _click.HelpFormatter) -> None:
-        formatter.write(render_help(self, ctx))
+        _format_help(self, ctx, formatter)
 
     def collect_usage_pieces(self, ctx: _click.Context) -> list[str]:
         return _usage_pieces(self, ctx)
@@ -428,6 +680,7 @@ class MigoCommand(TyperCommand):
     def parse_args(self, ctx: _click.Context, args: list[str]) -> list[str]:
         # Click words "Got unexpected extra argument(s)" inside parse_args; let the
         # extras through and refuse them here instead.
+        _convert_plainly(self, ctx)
         allowed = ctx.allow_extra_args
         ctx.allow_extra_args = True
         try:
@@ -459,12 +712,13 @@ class MigoGroup(TyperGroup):
         return _in_spanish(super().get_help_option(ctx))
 
     def format_help(self, ctx: _click.Context, formatter: _click.HelpFormatter) -> None:
-        formatter.write(render_help(self, ctx))
+        _format_help(self, ctx, formatter)
 
     def collect_usage_pieces(self, ctx: _click.Context) -> list[str]:
         return [*_usage_pieces(self, ctx), self.subcommand_metavar or SUBCOMMAND_METAVAR]
 
     def parse_args(self, ctx: _click.Context, args: list[str]) -> list[str]:
+        _convert_plainly(self, ctx)
         try:
             return super().parse_args(ctx, args)
         except UsageError as exc:
@@ -509,13 +763,13 @@ class MigoGroup(TyperGroup):
             _click.echo(exc.format_message(), color=exc.ctx.color)
             code = EXIT_USAGE
         except UsageError as exc:
-            _print_error(usage_error_message(exc), _hint(exc.ctx))
+            print_error(usage_error_message(exc), _hint(exc.ctx))
             code = EXIT_USAGE
         except ClickException as exc:  # not a usage error: nothing of migo's raises one
-            _print_error(exc.format_message(), None)
+            print_error(exc.format_message(), None)
             code = exc.exit_code
         except typer.Abort:
-            _print_error("operación cancelada", None)
+            print_error("operación cancelada", None)
             code = 1
         else:
             # Without standalone mode Typer returns the exit code of a typer.Exit
@@ -527,9 +781,52 @@ class MigoGroup(TyperGroup):
 
 
 class MigoTyper(typer.Typer):
-    """``typer.Typer`` whose commands are ``MigoCommand`` unless told otherwise."""
+    """``typer.Typer`` whose commands are ``MigoCommand`` unless told otherwise.
+
+    Typer builds every command of an app, parameter by parameter, each time the app
+    runs: most of what ``migo --help`` cost once the imports were gone. A
+    ``MigoCommand`` is registered with a stand-in function that has no parameters, and
+    builds the real ones from its own function when first needed (``MigoCommand``).
+    Annotations are evaluated then, once: under ``from __future__ import annotations``
+    Typer evaluated every string again each of the three times it read them.
+    """
 
     def command(  # type: ignore[override]
         self, name: str | None = None, *, cls: type[TyperCommand] | None = None, **kwargs: Any
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        return super().command(name, cls=cls or MigoCommand, **kwargs)
+        base = cls or MigoCommand
+
+        def decorator(function: Callable[..., Any]) -> Callable[..., Any]:
+            if not issubclass(base, MigoCommand):
+                register = typer.Typer.command(self, name, cls=base, **kwargs)
+                return register(_with_annotations_evaluated(function))
+            deferred = type(
+                base.__name__,
+                (base,),
+                {
+                    "__module__": base.__module__,
+                    "__doc__": base.__doc__,
+                    "_function": function,
+                    "_pretty_exceptions_short": self.pretty_exceptions_short,
+                },
+            )
+            options = {"help": inspect.getdoc(function), **kwargs}
+            command_name = name or get_command_name(function.__name__)
+            typer.Typer.command(self, command_name, cls=deferred, **options)(_stand_in)
+            return function
+
+        return decorator
+
+    def callback(self, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
+        register = super().callback(*args, **kwargs)
+        return lambda function: register(_with_annotations_evaluated(function))
+
+
+def _stand_in() -> None:
+    """What Typer sees of a ``MigoCommand``'s function until the command is built."""
+
+
+def _with_annotations_evaluated(function: Callable[..., Any]) -> Callable[..., Any]:
+    function.__annotations__ = inspect.get_annotations(function, eval_str=True)
+    function.__signature__ = inspect.signature(function)  # type: ignore[attr-defined]
+    return function

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from migo_cli.cli import app
 from migo_cli.config import redact
 from migo_cli.simulator import RUC_ACTIVO_HABIDO, RUC_NO_EXISTE, SimulatorThread
-from tests.conftest import TOKEN
+from tests.conftest import TOKEN, make_rucs
 
 runner = CliRunner()
 
@@ -179,6 +179,29 @@ def test_version() -> None:
     code, out, _ = migo("--version")
     assert code == 0
     assert out.startswith("migo ")
+
+
+def test_the_process_ends_with_everything_written_and_its_exit_code(env: Path) -> None:
+    """``main`` skips the interpreter's teardown (os._exit) only once all is flushed."""
+    source = env / "muchos.txt"
+    source.write_text("\n".join(make_rucs(3000)) + "\nNO-ES-RUC\n", encoding="utf-8")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "migo_cli", *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+    rows = run("masivo", str(source), "--solo-validar", "-o", "-", "-v")
+    assert rows.returncode == 0
+    assert [json.loads(line)["ruc"] for line in rows.stdout.splitlines()][-1] == "NO-ES-RUC"
+    assert len(rows.stdout.splitlines()) == 3001
+    assert "3,001 valores" in rows.stderr  # the log, then the summary: flushed too
+    assert rows.stderr.rstrip().splitlines()[-2].split() == ["│", "Completo", "│", "sí", "│"]
+
+    usage = run("masivo")
+    assert (usage.returncode, usage.stdout) == (2, "")
+    assert usage.stderr.startswith("Error: falta el argumento ENTRADA")
+
+    assert run("--version").stdout.startswith("migo ")
 
 
 def test_simulador_serves_until_interrupted(env: Path) -> None:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
 
 import pytest
 import typer
@@ -11,6 +15,7 @@ from typer.core import TyperGroup
 from typer.testing import CliRunner
 
 from migo_cli.cli import app
+from migo_cli.spanish import MigoCommand, MigoGroup, MigoTyper
 
 runner = CliRunner()
 
@@ -137,6 +142,41 @@ def test_every_help_reads_as_spanish(
     assert "Muestra esta ayuda y termina." in out
     assert not ENGLISH.search(out), ENGLISH.search(out)
     assert all(len(line) <= 80 for line in out.splitlines())
+    assert not BOX.search(out)  # plain text: no Rich panels
+
+
+@pytest.mark.parametrize("path", list(command_paths()), ids=lambda p: " ".join(p) or "migo")
+def test_help_notes_stay_whole_on_a_narrow_terminal(
+    path: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``[por omisión: 20]`` is never cut in two, however narrow the terminal."""
+    monkeypatch.setenv("COLUMNS", "50")
+    _, out, _ = run(*path, "--help")
+    for line in out.splitlines():
+        assert line.count("[") == line.count("]"), line
+
+
+def test_help_lists_the_examples_one_per_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    _, out, _ = run("tipo-cambio", "--help")
+    assert (
+        "  Ejemplos:\n\n"
+        "    migo tipo-cambio\n"
+        "    migo tipo-cambio --fecha 2024-05-31\n"
+        "    migo tipo-cambio --desde 2024-05-01 --hasta 2024-05-31 --json\n"
+    ) in out
+
+
+def test_help_columns_line_up_across_sections(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    _, out, _ = run("consultar", "--help")
+    starts = {
+        line.index(text)
+        for line in out.splitlines()
+        for text in ("Uno o más RUC.", "Salida JSON", "Token de APIMIGO", "Más detalle")
+        if text in line
+    }
+    assert len(starts) == 1, out
 
 
 def test_help_names_types_and_defaults_in_spanish(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -152,6 +192,72 @@ def test_help_names_types_and_defaults_in_spanish(monkeypatch: pytest.MonkeyPatc
     assert "[por omisión: individual]" in out  # --modo
     assert re.search(r"--enriquecer\s+Devolver", out)  # a flag takes no value: no type shown
     assert "Conexión con APIMIGO" in out  # the common options keep their own panel
+
+
+def test_commands_are_built_when_used_not_when_listed() -> None:
+    """``migo --help`` lists every command without building any command's parameters."""
+    root = typer.main.get_command(app)
+    assert isinstance(root, TyperGroup)
+    with root.make_context("migo", [], resilient_parsing=True) as ctx:
+        assert "consultar" in root.get_help(ctx)
+    commands = root.commands
+    assert all(isinstance(c, MigoCommand | TyperGroup) for c in commands.values())
+    assert not any(c._built for c in commands.values() if isinstance(c, MigoCommand))
+
+    assert [p.name for p in commands["consultar"].params][:2] == ["rucs", "as_json"]
+    assert getattr(commands["consultar"], "_built", None) is True
+    assert getattr(commands["masivo"], "_built", None) is False
+
+
+class Kind(StrEnum):
+    UNO = "uno"
+    DOS = "dos"
+
+
+def test_values_convert_as_typer_converts_them() -> None:
+    """migo converts its plain kinds itself (no pydantic); the values are Typer's.
+
+    A kind it leaves to Typer (a datetime here) still converts the usual way.
+    """
+    probe = MigoTyper(cls=MigoGroup)
+    seen: dict[str, Any] = {}
+
+    @probe.command()
+    def todo(
+        nombres: Annotated[list[str], typer.Argument()],
+        *,
+        entero: Annotated[int, typer.Option(min=1)] = 5,
+        otro: int = 0,
+        numero: float = 1.5,
+        ruta: Path | None = None,
+        clase: Kind = Kind.UNO,
+        texto: str | None = None,
+        dia: datetime | None = None,
+    ) -> None:
+        seen.update(nombres=nombres, entero=entero, otro=otro, numero=numero, ruta=ruta)
+        seen.update(clase=clase, texto=texto, dia=dia)
+
+    @probe.command()
+    def nada() -> None:
+        """A second command, so that Typer makes a group."""
+
+    args = ["todo", "a", "b", "--entero", " 7 ", "--otro", "8.0", "--numero", "2"]
+    args += ["--ruta", "x/y", "--clase", "dos", "--texto", "t", "--dia", "2024-05-31"]
+    result = runner.invoke(probe, args)
+
+    assert result.exit_code == 0, result.output
+    assert seen == {
+        "nombres": ["a", "b"],
+        "entero": 7,
+        "otro": 8,
+        "numero": 2.0,
+        "ruta": Path("x/y"),
+        "clase": Kind.DOS,
+        "texto": "t",
+        "dia": datetime(2024, 5, 31),
+    }
+    assert isinstance(seen["numero"], float)
+    assert isinstance(seen["otro"], int)
 
 
 def test_version_still_exits_0() -> None:
