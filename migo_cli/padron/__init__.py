@@ -1,8 +1,10 @@
 """SUNAT's padrón reducido kept locally: read the published file, index it, answer from it.
 
-Modules: ``format`` (the file as SUNAT writes it), ``store`` (the local index:
-``PadronIndex``, ``build_index``), ``lookup`` (``PadronLookup``: ``--fuente padron|auto``),
-``address`` (APIMIGO's composed address) and ``ubigeo`` (INEI's place names).
+Modules: ``format`` (the file as SUNAT writes it), ``download`` (SUNAT's zip,
+resumable), ``store`` (the local index: ``PadronIndex``, ``build_index``), ``update``
+(``migo padron actualizar`` as one call), ``search`` (``migo buscar``), ``lookup``
+(``PadronLookup``: ``--fuente padron|auto``), ``address`` (APIMIGO's composed
+address) and ``ubigeo`` (INEI's place names).
 """
 
 from migo_cli.padron.format import FIELDS, HEADER, PadronRecord, parse_line
