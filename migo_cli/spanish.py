@@ -656,7 +656,6 @@ class MigoCommand(TyperCommand):
         function = type(self)._function
         if function is None or self._built:
             return
-        self._built = True
         info = CommandInfo(name=self.name, callback=_with_annotations_evaluated(function))
         built = typer.main.get_command_from_info(
             info,
@@ -664,6 +663,7 @@ class MigoCommand(TyperCommand):
             rich_markup_mode=None,
         )
         self._params, self._callback = built.params, built.callback
+        self._built = True  # a mistake in the function's parameters is raised on every use
 
     def format_usage(self, ctx: _click.Context, formatter: _click.HelpFormatter) -> None:
         _format_usage(self, ctx, formatter)
