@@ -199,6 +199,14 @@ QuietOption = Annotated[
         rich_help_panel=_OUT,
     ),
 ]
+#: ``consultar`` and ``masivo``: history is on wherever the cache is (SPEC §8).
+NoHistoryOption = Annotated[
+    bool,
+    typer.Option(
+        "--sin-historial",
+        help="No comparar con el historial de cambios ni anotar en él (columna cambio vacía).",
+    ),
+]
 DEFAULT_TIMEOUT = Timeout().total
 DEFAULT_RETRIES = Retry().retries
 
@@ -369,10 +377,10 @@ def _open_cache(api: ApiOptions) -> ResultCache | None:
 def _open_history(api: ApiOptions) -> HistoryStore | None:
     """The history next to the cache (SPEC §8); none with ``--sin-cache``.
 
-    Nor with ``--simulado``: invented data recorded as a RUC's past would make the
-    next real run report every RUC as changed.
+    The client keeps each upstream's apart, as the cache does: what ``--simulado``
+    or a local simulator answers never becomes a real RUC's past.
     """
-    if api.no_cache or api.simulated:
+    if api.no_cache:
         return None
     from migo_cli.history import HistoryStore
 
@@ -397,8 +405,9 @@ async def _upstream(api: ApiOptions) -> AsyncIterator[tuple[str, str]]:
 
 @contextlib.asynccontextmanager
 async def _client(
-    api: ApiOptions, secrets: list[str], limits: Limits | None = None
+    api: ApiOptions, secrets: list[str], limits: Limits | None = None, *, history: bool = True
 ) -> AsyncIterator[MigoClient]:
+    """The client of a command; ``history=False`` is ``--sin-historial``."""
     from migo_cli.client import MigoClient
 
     async with _upstream(api) as (token, base_url):
@@ -406,7 +415,7 @@ async def _client(
             secrets.append(token)
             _redact_logs(token)
         cache = _open_cache(api)
-        history = _open_history(api)
+        store = _open_history(api) if history else None
         try:
             async with MigoClient(
                 token,
@@ -416,12 +425,12 @@ async def _client(
                 timeout=Timeout(total=api.timeout),
                 retry=Retry(retries=api.retries),
                 cache=cache,
-                history=history,
+                history=store,
             ) as client:
                 yield client
         finally:
-            if history is not None:
-                history.close()
+            if store is not None:
+                store.close()
             if cache is not None:
                 cache.close()
 
@@ -470,6 +479,7 @@ def consultar(
         bool, typer.Option("--detalle", help="Una ficha por RUC, aunque sean varios.")
     ] = False,
     *,
+    no_history: NoHistoryOption = False,
     token: TokenOption = None,
     base_url: BaseUrlOption = None,
     timeout: TimeoutOption = DEFAULT_TIMEOUT,
@@ -489,17 +499,7 @@ def consultar(
     api = ApiOptions.of(ctx)
     secrets: list[str] = []
 
-    async def main(signals: _Signals) -> int:
-        checks = [check_ruc(value) for value in dict.fromkeys(rucs)]
-        if any(check is None for check in checks):
-            raise InvalidValueError("hay un RUC vacío entre los argumentos")
-        if any(check.valid for check in checks if check is not None):
-            async with _client(api, secrets) as client:
-                values = [c.key for c in checks if c is not None]
-                stream = client.stream(values, ordered=True, stop=signals.stop)
-                results = [result async for _, result in stream]
-        else:  # nothing to pay for: no token needed to say what is wrong
-            results = [RucResult.rejected(c.raw, c.reason) for c in checks if c is not None]
+    def show(results: list[RucResult]) -> None:
         if as_json:
             rows = [r.to_row() for r in results]
             _emit_json(rows[0] if len(rows) == 1 else rows, api.simulated)
@@ -508,6 +508,22 @@ def consultar(
             stdout.print(
                 render.ruc_results(results, detail=detalle, width=stdout.width, notice=notice)
             )
+
+    async def main(signals: _Signals) -> int:
+        checks = [check_ruc(value) for value in dict.fromkeys(rucs)]
+        if any(check is None for check in checks):
+            raise InvalidValueError("hay un RUC vacío entre los argumentos")
+        if any(check.valid for check in checks if check is not None):
+            async with _client(api, secrets, history=not no_history) as client:
+                values = [c.key for c in checks if c is not None]
+                stream = client.stream(values, ordered=True, stop=signals.stop)
+                results = [result async for _, result in stream]
+                show(results)
+                if client.history is not None:  # shown: the next consultar repeats none
+                    client.history.delivered(r.ruc for r in results if r.change)
+        else:  # nothing to pay for: no token needed to say what is wrong
+            results = [RucResult.rejected(c.raw, c.reason) for c in checks if c is not None]
+            show(results)
         if signals.exit_code is not None:
             return signals.exit_code
         return EXIT_OK if all(r.status is Status.VALID for r in results) else EXIT_PARTIAL
@@ -586,6 +602,7 @@ def masivo(
             "que las que necesita la ejecución.",
         ),
     ] = False,
+    no_history: NoHistoryOption = False,
     token: TokenOption = None,
     base_url: BaseUrlOption = None,
     timeout: TimeoutOption = DEFAULT_TIMEOUT,
@@ -634,7 +651,7 @@ def masivo(
                 report = await _offline(job, api, progress)
             else:
                 limits = Limits(concurrency=concurrencia, rpm=rpm)
-                async with _client(api, secrets, limits) as client:
+                async with _client(api, secrets, limits, history=not no_history) as client:
                     report = await run_batch(
                         job, client=client, progress=progress, stop=signals.stop
                     )
@@ -758,6 +775,7 @@ def historial(
             metavar="RUC",
         ),
     ] = None,
+    *,
     as_json: Annotated[bool, typer.Option("--json", help="Salida JSON (para scripts).")] = False,
     borrar: Annotated[
         bool,
@@ -766,11 +784,24 @@ def historial(
         ),
     ] = False,
     cache_dir: _CacheDir = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--base-url",
+            help="El historial de las respuestas de esta URL (si no: MIGO_BASE_URL, o "
+            "https://api.migo.pe). Cada servidor tiene el suyo, como en la caché.",
+        ),
+    ] = None,
+    simulated: Annotated[
+        bool,
+        typer.Option("--simulado", help="El historial de --simulado y de los simuladores locales."),
+    ] = False,
 ) -> None:
     """Cómo cambió un RUC entre consultas: estado, condición, razón social, dirección.
 
     Cada fila es lo que el RUC era desde esa fecha. «migo cache limpiar» no borra el
-    historial; --borrar sí.
+    historial; --borrar sí. Lo respondido por un simulador local (--simulado, o
+    --base-url http://127.0.0.1:...) tiene su propio historial, aparte del de APIMIGO.
 
     Ejemplos:
 
@@ -780,9 +811,14 @@ def historial(
 
       migo historial --borrar
     """
+    from migo_cli.cache import LOCAL_SCOPE, cache_scope_for
     from migo_cli.history import HistoryStore
 
     _setup_logging(False, False)
+    try:
+        scope = cache_scope_for(base_url, simulated=simulated)
+    except UsageError as exc:
+        raise typer.Exit(_fail(str(exc), EXIT_USAGE, [])) from None
     number: str | None = None
     if ruc is not None:
         check = check_ruc(ruc)
@@ -792,7 +828,8 @@ def historial(
         number = check.ruc
     elif not borrar:
         raise typer.Exit(_fail("indique un RUC (o --borrar para borrar todo)", EXIT_USAGE, []))
-    with HistoryStore(cache_dir or default_cache_dir()) as history:
+    with HistoryStore(cache_dir or default_cache_dir()) as store:
+        history = store.scope(scope)
         if borrar:
             removed = history.erase(number)
             stdout.print(f"Entradas del historial borradas: {format_number(removed)}")
@@ -800,11 +837,14 @@ def historial(
         assert number is not None
         entries = history.timeline(number)
     if as_json:
-        _emit_json([entry.to_dict() for entry in entries], False)
+        _emit_json([entry.to_dict() for entry in entries], simulated)
     elif entries:
         stdout.print(render.history_table(number, entries))
     else:
-        stderr.print(f"No hay historial del RUC {number}: aún no se ha consultado con caché.")
+        where = "un simulador local" if scope == LOCAL_SCOPE else scope
+        stderr.print(
+            f"No hay historial del RUC {number} con {where}: aún no se ha consultado con caché."
+        )
 
 
 @app.command()
