@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     # Types only: a run answered by the padrón alone never loads aiohttp or diskcache.
     from migo_cli.cache import CacheScope
     from migo_cli.client import MigoClient
-    from migo_cli.history import HistoryStore
+    from migo_cli.history import HistoryScope
     from migo_cli.padron.lookup import PadronLookup
     from migo_cli.padron.store import PadronIndex
 
@@ -172,7 +172,7 @@ async def run_batch(
     client: MigoClient | None = None,
     cache: CacheScope | None = None,
     padron: PadronIndex | None = None,
-    history: HistoryStore | None = None,
+    history: HistoryScope | None = None,
     progress: ProgressReporter | None = None,
     stop: asyncio.Event | None = None,
     stdout: TextIO | None = None,
@@ -257,7 +257,7 @@ def _open_padron() -> Iterator[PadronIndex]:
 
 
 def _answerer(
-    index: PadronIndex | None, client: MigoClient | None, history: HistoryStore | None
+    index: PadronIndex | None, client: MigoClient | None, history: HistoryScope | None
 ) -> PadronLookup | None:
     """The padrón's answers (with ``client``: and APIMIGO's for the rest); None: APIMIGO only."""
     if index is None:

@@ -22,11 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import diskcache
 
-from migo_cli.config import CacheTTL, is_loopback_url, resolve_base_url
+from migo_cli.config import LOCAL_SCOPE, CacheTTL, cache_scope_for
 from migo_cli.models import Origin, RucResult, Status
 
 __all__ = ["LOCAL_SCOPE", "CacheInfo", "CacheScope", "ResultCache", "cache_scope_for"]
@@ -35,7 +34,6 @@ log = logging.getLogger("migo.cache")
 
 SCHEMA = 1
 #: The scope of every server on this machine, whatever its port: the simulator's.
-LOCAL_SCOPE = "local"
 SIZE_LIMIT = 4 * 2**30  # a million RUC answers take about 1 GiB
 _ERRORS = (sqlite3.Error, OSError, pickle.PickleError, EOFError, ValueError, TypeError)
 #: Answers worth keeping; a 422 (formato_invalido from APIMIGO) is one, like not found.
@@ -278,19 +276,3 @@ class CacheScope:
     def put(self, kind: str, key: str, value: Any, expire: float) -> None:
         if self._cache is not None:
             self._cache._put(f"{self._prefix}{kind}|{key}", value, expire)
-
-
-def cache_scope_for(base_url: str | None = None, *, simulated: bool = False) -> str:
-    """The scope an upstream's answers live in: its host, or ``local`` for the simulator.
-
-    ``base_url`` as ``MigoClient`` takes it (None: ``MIGO_BASE_URL``, else
-    APIMIGO's); ``simulated`` is ``--simulado``, whose in-process simulator has
-    no URL until it runs. Every local server shares one scope, so the
-    simulator's fake answers never answer for the real API, whatever its port.
-    """
-    if simulated:
-        return LOCAL_SCOPE
-    url = resolve_base_url(base_url)
-    if is_loopback_url(url):
-        return LOCAL_SCOPE
-    return (urlsplit(url).hostname or url).lower()

@@ -78,7 +78,7 @@ if TYPE_CHECKING:
     from migo_cli.batch import BatchJob, BatchReport
     from migo_cli.cache import ResultCache
     from migo_cli.client import MigoClient
-    from migo_cli.history import HistoryStore
+    from migo_cli.history import HistoryScope, HistoryStore
     from migo_cli.padron.lookup import PadronLookup
     from migo_cli.padron.store import PadronIndex
     from migo_cli.progress import ProgressReporter, StepProgress
@@ -307,6 +307,14 @@ SourceOption = Annotated[
         show_default=False,
     ),
 ]
+#: ``consultar`` and ``masivo``: history is on wherever the cache is (SPEC §8).
+NoHistoryOption = Annotated[
+    bool,
+    typer.Option(
+        "--sin-historial",
+        help="No comparar con el historial de cambios ni anotar en él (columna cambio vacía).",
+    ),
+]
 DEFAULT_TIMEOUT = Timeout().total
 DEFAULT_RETRIES = Retry().retries
 
@@ -483,10 +491,10 @@ def _open_cache(api: ApiOptions) -> ResultCache | None:
 def _open_history(api: ApiOptions) -> HistoryStore | None:
     """The history next to the cache (SPEC §8); none with ``--sin-cache``.
 
-    Nor with ``--simulado``: invented data recorded as a RUC's past would make the
-    next real run report every RUC as changed.
+    The client keeps each upstream's apart, as the cache does: what ``--simulado``
+    or a local simulator answers never becomes a real RUC's past.
     """
-    if api.no_cache or api.simulated:
+    if api.no_cache:
         return None
     from migo_cli.history import HistoryStore
 
@@ -511,8 +519,9 @@ async def _upstream(api: ApiOptions) -> AsyncIterator[tuple[str, str]]:
 
 @contextlib.asynccontextmanager
 async def _client(
-    api: ApiOptions, secrets: list[str], limits: Limits | None = None
+    api: ApiOptions, secrets: list[str], limits: Limits | None = None, *, history: bool = True
 ) -> AsyncIterator[MigoClient]:
+    """The client of a command; ``history=False`` is ``--sin-historial``."""
     from migo_cli.client import MigoClient
 
     _quiet_retries()
@@ -521,7 +530,7 @@ async def _client(
             secrets.append(token)
             _redact_logs(token)
         cache = _open_cache(api)
-        history = _open_history(api)
+        store = _open_history(api) if history else None
         try:
             async with MigoClient(
                 token,
@@ -531,12 +540,12 @@ async def _client(
                 timeout=Timeout(total=api.timeout),
                 retry=Retry(retries=api.retries),
                 cache=cache,
-                history=history,
+                history=store,
             ) as client:
                 yield client
         finally:
-            if history is not None:
-                history.close()
+            if store is not None:
+                store.close()
             if cache is not None:
                 cache.close()
 
@@ -552,22 +561,40 @@ def _padron_index() -> Iterator[PadronIndex]:
 
 @contextlib.asynccontextmanager
 async def _padron_lookup(
-    api: ApiOptions, secrets: list[str], source: Source, limits: Limits | None = None
+    api: ApiOptions,
+    secrets: list[str],
+    source: Source,
+    limits: Limits | None = None,
+    *,
+    history: bool = True,
 ) -> AsyncIterator[PadronLookup]:
     """``--fuente padron`` (no token, no HTTP) or ``auto`` (the padrón, then the client)."""
     from migo_cli.padron.lookup import PadronLookup
 
     with _padron_index() as index:
         if source is Source.AUTO:
-            async with _client(api, secrets, limits) as client:
+            async with _client(api, secrets, limits, history=history) as client:
                 yield PadronLookup(index, client)
             return
-        history = _open_history(api)
-        try:
-            yield PadronLookup(index, history=history)
-        finally:
-            if history is not None:
-                history.close()
+        with _padron_history(api, enabled=history) as scope:
+            yield PadronLookup(index, history=scope)
+
+
+@contextlib.contextmanager
+def _padron_history(api: ApiOptions, *, enabled: bool) -> Iterator[HistoryScope | None]:
+    """Where ``--fuente padron`` records: the history of the upstream the base URL names.
+
+    As the client's answers: SUNAT's data under APIMIGO's, a simulator's apart.
+    """
+    from migo_cli.config import cache_scope_for
+
+    store = _open_history(api) if enabled else None
+    if store is None:
+        yield None
+        return
+    with store:
+        base_url = resolve_base_url(api.base_url)
+        yield store.scope(cache_scope_for(base_url, simulated=api.simulated))
 
 
 def _progress(quiet: bool) -> ProgressReporter:
@@ -614,6 +641,7 @@ def consultar(
         bool, typer.Option("--detalle", help="Una ficha por RUC, aunque sean varios.")
     ] = False,
     *,
+    no_history: NoHistoryOption = False,
     token: TokenOption = None,
     base_url: BaseUrlOption = None,
     timeout: TimeoutOption = DEFAULT_TIMEOUT,
@@ -635,6 +663,16 @@ def consultar(
     api = ApiOptions.of(ctx)
     secrets: list[str] = []
 
+    def show(results: list[RucResult]) -> None:
+        if as_json:
+            rows = [r.to_row() for r in results]
+            _emit_json(rows[0] if len(rows) == 1 else rows, api.simulated)
+        else:
+            notice = SIMULATED_NOTICE if api.simulated else None
+            stdout.print(
+                render.ruc_results(results, detail=detalle, width=stdout.width, notice=notice)
+            )
+
     async def main(signals: _Signals) -> int:
         source = resolve_source(fuente)
         checks = [_ruc.check_ruc(value) for value in dict.fromkeys(rucs)]
@@ -644,21 +682,20 @@ def consultar(
         if not any(check.valid for check in checks if check is not None):
             # nothing to pay for: no token needed to say what is wrong
             results = [RucResult.rejected(c.raw, c.reason) for c in checks if c is not None]
+            show(results)
         elif source is not Source.API:
-            async with _padron_lookup(api, secrets, source) as lookup:
+            async with _padron_lookup(api, secrets, source, history=not no_history) as lookup:
                 results = [r async for _, r in lookup.stream(values, stop=signals.stop)]
+                show(results)
+                if lookup.history is not None:  # shown: the next consultar repeats none
+                    lookup.history.delivered(r.ruc for r in results if r.change)
         else:
-            async with _client(api, secrets) as client:
+            async with _client(api, secrets, history=not no_history) as client:
                 stream = client.stream(values, ordered=True, stop=signals.stop)
                 results = [result async for _, result in stream]
-        if as_json:
-            rows = [r.to_row() for r in results]
-            _emit_json(rows[0] if len(rows) == 1 else rows, api.simulated)
-        else:
-            notice = SIMULATED_NOTICE if api.simulated else None
-            stdout.print(
-                render.ruc_results(results, detail=detalle, width=stdout.width, notice=notice)
-            )
+                show(results)
+                if client.history is not None:  # shown: the next consultar repeats none
+                    client.history.delivered(r.ruc for r in results if r.change)
         if signals.exit_code is not None:
             return signals.exit_code
         return EXIT_OK if all(r.status is Status.VALID for r in results) else EXIT_PARTIAL
@@ -737,6 +774,7 @@ def masivo(
             "que las que necesita la ejecución.",
         ),
     ] = False,
+    no_history: NoHistoryOption = False,
     token: TokenOption = None,
     base_url: BaseUrlOption = None,
     timeout: TimeoutOption = DEFAULT_TIMEOUT,
@@ -793,15 +831,13 @@ def masivo(
             if solo_validar or dry_run:
                 report = await _offline(job, api, progress, padron)
             elif source is Source.PADRON:
-                history = _open_history(api)
-                if history is not None:
-                    stack.callback(history.close)
+                history = stack.enter_context(_padron_history(api, enabled=not no_history))
                 report = await run_batch(
                     job, padron=padron, history=history, progress=progress, stop=signals.stop
                 )
             else:
                 limits = Limits(concurrency=concurrencia, rpm=rpm)
-                async with _client(api, secrets, limits) as client:
+                async with _client(api, secrets, limits, history=not no_history) as client:
                     report = await run_batch(
                         job, client=client, padron=padron, progress=progress, stop=signals.stop
                     )
@@ -843,7 +879,7 @@ async def _offline(
 ) -> BatchReport:
     """``--solo-validar`` and ``--dry-run``: no token, no calls; a dry run reads the cache."""
     from migo_cli.batch import run_batch
-    from migo_cli.cache import cache_scope_for
+    from migo_cli.config import cache_scope_for
 
     cache = None if job.validate_only else _open_cache(api)
     try:
@@ -1028,6 +1064,7 @@ def historial(
             metavar="RUC",
         ),
     ] = None,
+    *,
     as_json: Annotated[bool, typer.Option("--json", help="Salida JSON (para scripts).")] = False,
     borrar: Annotated[
         bool,
@@ -1036,11 +1073,24 @@ def historial(
         ),
     ] = False,
     cache_dir: _CacheDir = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--base-url",
+            help="El historial de las respuestas de esta URL (si no: MIGO_BASE_URL, o "
+            "https://api.migo.pe). Cada servidor tiene el suyo, como en la caché.",
+        ),
+    ] = None,
+    simulated: Annotated[
+        bool,
+        typer.Option("--simulado", help="El historial de --simulado y de los simuladores locales."),
+    ] = False,
 ) -> None:
     """Cómo cambió un RUC entre consultas: estado, condición, razón social, dirección.
 
     Cada fila es lo que el RUC era desde esa fecha. «migo cache limpiar» no borra el
-    historial; --borrar sí.
+    historial; --borrar sí. Lo respondido por un simulador local (--simulado, o
+    --base-url http://127.0.0.1:...) tiene su propio historial, aparte del de APIMIGO.
 
     Ejemplos:
 
@@ -1050,9 +1100,14 @@ def historial(
 
       migo historial --borrar
     """
+    from migo_cli.config import LOCAL_SCOPE, cache_scope_for
     from migo_cli.history import HistoryStore
 
     _setup_logging(False, False)
+    try:
+        scope = cache_scope_for(base_url, simulated=simulated)
+    except UsageError as exc:
+        raise typer.Exit(_fail(str(exc), EXIT_USAGE, [])) from None
     number: str | None = None
     if ruc is not None:
         check = _ruc.check_ruc(ruc)
@@ -1062,7 +1117,8 @@ def historial(
         number = check.ruc
     elif not borrar:
         raise typer.Exit(_fail("indique un RUC (o --borrar para borrar todo)", EXIT_USAGE, []))
-    with HistoryStore(cache_dir or default_cache_dir()) as history:
+    with HistoryStore(cache_dir or default_cache_dir()) as store:
+        history = store.scope(scope)
         if borrar:
             removed = history.erase(number)
             stdout.print(f"Entradas del historial borradas: {format_number(removed)}")
@@ -1070,11 +1126,14 @@ def historial(
         assert number is not None
         entries = history.timeline(number)
     if as_json:
-        _emit_json([entry.to_dict() for entry in entries], False)
+        _emit_json([entry.to_dict() for entry in entries], simulated)
     elif entries:
         stdout.print(render.history_table(number, entries))
     else:
-        stderr.print(f"No hay historial del RUC {number}: aún no se ha consultado con caché.")
+        where = "un simulador local" if scope == LOCAL_SCOPE else scope
+        stderr.print(
+            f"No hay historial del RUC {number} con {where}: aún no se ha consultado con caché."
+        )
 
 
 @app.command()

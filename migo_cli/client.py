@@ -16,8 +16,9 @@ through ``MigoClient``. Design points, each one paid for by a user somewhere:
 * Every answer (valid, not found, or refused by APIMIGO's validation) goes into
   the cache before it is yielded; nothing else ever does.
 * With a ``HistoryStore``, each fresh ``valido``/``no_existe`` answer is
-  recorded there before the cache (the order ``history`` explains), and every
-  RUC row carries the change still pending for it as ``cambio``.
+  recorded there before the cache (the order ``history`` explains), in the
+  cache's scope of the base URL, and every RUC row carries the change still
+  pending for it as ``cambio``.
 * Whether and when a failed request is tried again is decided in one place,
   ``request``: a transient failure and a 429 each spend their own budget, and a
   stopping stream says so to it explicitly.
@@ -80,7 +81,7 @@ from migo_cli.exceptions import (
     ServiceUnavailableError,
     TransientAPIError,
 )
-from migo_cli.history import HistoryEntry, HistoryStore
+from migo_cli.history import HistoryEntry, HistoryScope, HistoryStore
 from migo_cli.models import (
     AccountInfo,
     Clock,
@@ -189,9 +190,11 @@ class MigoClient:
         self.limits = limits or Limits()
         self.timeout = timeout or Timeout()
         self.retry = retry or Retry()
-        self.cache = CacheScope(cache, cache_scope_for(self.base_url))
+        scope = cache_scope_for(self.base_url)
+        self.cache = CacheScope(cache, scope)
         self.stats = ClientStats()
-        self.history = history
+        #: This upstream's history (the cache's scope): a simulator's never mixes with APIMIGO's.
+        self.history: HistoryScope | None = None if history is None else history.scope(scope)
         self._session = session
         self._owns_session = session is None
         self._pace = Pace(self.limits.concurrency, self.limits.rpm)
@@ -465,8 +468,9 @@ class MigoClient:
         """One RUC: local checks, then the cache, then APIMIGO (which may raise FatalAPIError).
 
         With a history, ``change`` stays on this RUC's rows (cached ones too) until
-        its delivery is noted: ``lookup_batch`` and ``migo masivo`` do it, a caller
-        of this method calls ``history.delivered([ruc])`` once it has shown it.
+        its delivery is noted: ``lookup_batch``, ``migo masivo`` and ``migo consultar``
+        do it; a caller of this method calls ``client.history.delivered([ruc])`` once
+        it has shown it.
         """
         check = check_ruc(value)
         if check is None:
@@ -487,13 +491,14 @@ class MigoClient:
             raise InvalidValueError(f"RUC no válido{shown}")
         return [] if self.history is None else self.history.timeline(check.ruc)
 
-    def _remember(self, result: RucResult) -> None:
+    async def _remember(self, result: RucResult) -> None:
         """Record a fresh answer in the history (before the cache), then set its ``cambio``."""
         if self.history is None or result.status not in (Status.VALID, Status.NOT_FOUND):
             return
         data = result.data if result.status is Status.VALID else None
-        self.history.record(result.ruc, HistoryEntry.of(result.queried_at, data))
-        self._pending(result)
+        change = await self.history.keep(result.ruc, HistoryEntry.of(result.queried_at, data))
+        if change is not None:
+            result.change, result.change_severity = change.text, change.severity
 
     def _pending(self, result: RucResult) -> RucResult:
         """Give a row the change not yet shown in a published output, if any."""
@@ -539,7 +544,7 @@ class MigoClient:
     async def _fetch_ruc(self, ruc: str, stopping: Callable[[], bool] | None = None) -> RucResult:
         asked = await self._ask(Operation.RUC, {"ruc": ruc}, _RUC_UNKNOWN, stopping=stopping)
         result = RucResult(ruc, *asked, queried_at=self.clock.now())
-        self._remember(result)
+        await self._remember(result)
         await self.cache.keep_ruc(result)
         return result
 
@@ -569,8 +574,8 @@ class MigoClient:
             else:
                 reason = _unknown(_RUC_UNKNOWN, entry.get("message"))
                 result = RucResult(ruc, Status.NOT_FOUND, reason, queried_at=answered)
-            self._remember(result)
             results.append(result)
+        await asyncio.gather(*(self._remember(result) for result in results))
         await asyncio.gather(*(self.cache.keep_ruc(result) for result in results))
         if missing:
             asked = (self._fetch_ruc(ruc, stopping) for ruc in missing)

@@ -249,3 +249,23 @@ def check_base_url(url: str) -> None:
     if parts.scheme == "http" and is_loopback_url(url):
         return
     raise InsecureBaseURLError(url)
+
+
+#: The cache and history scope of every local server (the simulator, on any port).
+LOCAL_SCOPE = "local"
+
+
+def cache_scope_for(base_url: str | None = None, *, simulated: bool = False) -> str:
+    """The scope an upstream's answers live in: its host, or ``local`` for the simulator.
+
+    ``base_url`` as ``MigoClient`` takes it (None: ``MIGO_BASE_URL``, else
+    APIMIGO's); ``simulated`` is ``--simulado``, whose in-process simulator has
+    no URL until it runs. Every local server shares one scope, so the
+    simulator's fake answers never answer for the real API, whatever its port.
+    """
+    if simulated:
+        return LOCAL_SCOPE
+    url = resolve_base_url(base_url)
+    if is_loopback_url(url):
+        return LOCAL_SCOPE
+    return (urlsplit(url).hostname or url).lower()

@@ -4,7 +4,9 @@ A nightly run is for noticing what changed since the last one (SPEC §8). The
 cache keeps one answer per RUC and forgets the one before; this store keeps,
 per RUC, one entry the first time it is seen and one more each time its estado,
 condición, razón social or dirección (or its existence) changes: one row per RUC
-plus one per change, in SQLite next to the cache.
+plus one per change, in SQLite next to the cache. Like the cache, it keeps each
+upstream apart (one file per scope): what a local simulator answered is never
+compared with what APIMIGO answers.
 
 Crash safety comes from the order the client follows for each fresh answer:
 history first (the new entry and the change to report, in one transaction),
@@ -15,21 +17,39 @@ the cache; once delivered, a rerun from the cache shows none.
 
 WAL journal with ``synchronous=NORMAL``: a commit survives the process dying
 (``kill -9``), which is the failure that matters here, and costs no fsync. Two
-processes share the file through SQLite's own locking (``busy_timeout``).
+processes share the file through SQLite's own locking (``busy_timeout``). From
+the event loop, the answers of one loop turn are recorded in one transaction
+(``HistoryScope.keep``), as the cache commits its writes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import operator
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import quote, urlsplit
 
-__all__ = ["HISTORY_FILE", "Change", "HistoryEntry", "HistoryStore", "describe_change"]
+from migo_cli.config import DEFAULT_BASE_URL
+
+__all__ = [
+    "APIMIGO_SCOPE",
+    "HISTORY_FILE",
+    "Change",
+    "HistoryEntry",
+    "HistoryScope",
+    "HistoryStore",
+    "describe_change",
+    "history_file",
+]
 
 HISTORY_FILE: Final = "historial.sqlite3"
+#: The scope of APIMIGO's answers (``cache_scope_for`` of its URL): the one ``HISTORY_FILE`` holds.
+APIMIGO_SCOPE: Final = urlsplit(DEFAULT_BASE_URL).hostname or DEFAULT_BASE_URL
 
 #: The fields whose change is news, with the word a person reads, most serious first.
 TRACKED: Final = (
@@ -41,9 +61,19 @@ TRACKED: Final = (
 
 _FIELDS: Final = tuple(field for field, _ in TRACKED)
 _COLUMNS: Final = ", ".join(("fecha", "existe", *_FIELDS))
-#: RUCs per ``IN (...)`` query: well under SQLite's bound on parameters.
-_CHUNK: Final = 500
 _INSERT: Final = f"INSERT INTO entries (ruc, {_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+#: The last entry and the pending change of several RUCs (``{marks}``: one ``?`` each), in
+#: one query: what every burst of fresh answers reads.
+_LAST_OF_MANY: Final = (
+    "SELECT entries.ruc, "
+    + ", ".join(f"entries.{column}" for column in ("fecha", "existe", *_FIELDS))
+    + ", pending.cambio, pending.severidad FROM entries"
+    " LEFT JOIN pending ON pending.ruc = entries.ruc"
+    " WHERE entries.id IN (SELECT max(id) FROM entries WHERE ruc IN ({marks}) GROUP BY ruc)"
+)
+#: RUCs per ``_LAST_OF_MANY`` query: well under SQLite's limit on parameters.
+_CHUNK: Final = 500
+_VALUES: Final = operator.attrgetter(*_FIELDS)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -86,7 +116,8 @@ class HistoryEntry:
 
     def values(self) -> tuple[str | None, ...]:
         """The tracked values, in ``_FIELDS`` order."""
-        return tuple(getattr(self, field) for field in _FIELDS)
+        values: tuple[str | None, ...] = _VALUES(self)
+        return values
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -134,14 +165,60 @@ def _severity(rank: int, field: str, new: str | None) -> int:
 
 
 class HistoryStore:
-    """The history file of one cache directory. Use as a context manager, or ``close()``."""
+    """The history of one cache directory: one file per upstream, as the cache's scopes.
+
+    ``scope(name)`` is one upstream's history (``cache_scope_for`` names it);
+    ``MigoClient`` picks the one its base URL answers for, so a simulator's
+    answers never become a real RUC's past. APIMIGO's own history keeps the
+    file name it always had (``HISTORY_FILE``); every other upstream gets its
+    own file beside it. Use as a context manager, or ``close()``.
+    """
 
     def __init__(self, directory: Path | str) -> None:
-        self.path = Path(directory) / HISTORY_FILE
+        self.directory = Path(directory)
+        self._scopes: dict[str, HistoryScope] = {}
+
+    def scope(self, name: str) -> HistoryScope:
+        """One upstream's history, opened (and created) on first use."""
+        scope = self._scopes.get(name)
+        if scope is None:
+            scope = self._scopes[name] = HistoryScope(self.directory / history_file(name), name)
+        return scope
+
+    def __enter__(self) -> HistoryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        scopes, self._scopes = list(self._scopes.values()), {}
+        for scope in scopes:
+            scope.close()
+
+
+def history_file(scope: str) -> str:
+    """The file of one scope's history: ``historial.sqlite3`` for APIMIGO's, as before scopes.
+
+    Other scope names are host names or ``local``; quoted, so any name maps to
+    one file name of its own.
+    """
+    if scope == APIMIGO_SCOPE:
+        return HISTORY_FILE
+    return f"historial-{quote(scope, safe='.-')}.sqlite3"
+
+
+class HistoryScope:
+    """One upstream's history: one SQLite file."""
+
+    def __init__(self, path: Path, name: str) -> None:
+        self.path = path
+        self.name = name
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._setup()
+        self._batch: list[tuple[str, HistoryEntry, asyncio.Future[Change | None]]] = []
 
     def _setup(self) -> None:
         """WAL and the tables, once per file; a second process opening it meanwhile waits.
@@ -162,92 +239,114 @@ class HistoryStore:
                     raise
                 time.sleep(0.05)
 
-    def __enter__(self) -> HistoryStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def close(self) -> None:
         self._db.close()
 
     def record(self, ruc: str, entry: HistoryEntry) -> Change | None:
-        """Note a fresh answer; the change since the last one (also kept as pending), if any.
+        """Note a fresh answer; the change its row should show, if any.
 
-        The first answer for a RUC is its first entry and no change. An answer
-        equal to the last entry adds nothing: the store grows only with news.
+        That is the change since the last answer (kept as pending), or else one
+        recorded earlier and not yet delivered (a run that died before its
+        output). The first answer for a RUC is its first entry and no change; an
+        answer equal to the last entry adds nothing: the store grows only with news.
+        """
+        return self.record_many([(ruc, entry)])[0]
+
+    def record_many(
+        self, answers: Sequence[tuple[str, HistoryEntry]], *, newer_only: bool = False
+    ) -> list[Change | None]:
+        """``record`` for several answers, in one transaction (one commit, not one each).
+
+        With ``newer_only`` (padrón answers), an answer dated no later than the
+        RUC's last entry is older news and is not recorded: a padrón published
+        before an API answer already recorded must not report the old values as a
+        change (nor the API's again on the next run), and the same padrón read
+        again adds nothing. Such a RUC still gets its pending change, if any.
         """
         db = self._db
         db.execute("BEGIN IMMEDIATE")  # read-compare-write as one step across processes
         try:
-            last = self._last(ruc)
-            change = None if last is None else describe_change(last, entry)
-            if last is None or change is not None:
-                db.execute(_INSERT, (ruc, entry.fecha, int(entry.existe), *entry.values()))
-            if change is not None:
-                db.execute(
-                    "INSERT OR REPLACE INTO pending (ruc, cambio, severidad) VALUES (?, ?, ?)",
-                    (ruc, change.text, change.severity),
-                )
+            known = self._last_of({ruc for ruc, _ in answers})
+            changes = [self._record(ruc, entry, known, newer_only) for ruc, entry in answers]
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        return changes
+
+    def _last_of(self, rucs: set[str]) -> dict[str, tuple[Any, ...]]:
+        """RUC → (fecha, existe, *values, cambio, severidad) of its last entry; absent if none.
+
+        One query per burst rather than one per answer: each ``execute`` costs more
+        than the lookup it runs (bench figure 11).
+        """
+        known: dict[str, tuple[Any, ...]] = {}
+        wanted = list(rucs)
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            query = _LAST_OF_MANY.format(marks=", ".join("?" * len(chunk)))
+            for ruc, *row in self._db.execute(query, chunk):
+                known[ruc] = tuple(row)
+        return known
+
+    def _record(
+        self,
+        ruc: str,
+        entry: HistoryEntry,
+        known: dict[str, tuple[Any, ...]],
+        newer_only: bool = False,
+    ) -> Change | None:
+        """One answer inside ``record_many``'s transaction; ``known`` is kept up to date."""
+        values_now = entry.values()
+        last = known.get(ruc)
+        if last is None:  # first seen
+            self._db.execute(_INSERT, (ruc, entry.fecha, int(entry.existe), *values_now))
+            known[ruc] = (entry.fecha, int(entry.existe), *values_now, None, None)
+            return None
+        fecha, existe, *values, cambio, severidad = last
+        pending = None if cambio is None else Change(cambio, severidad)
+        if newer_only and entry.fecha[:10] <= str(fecha)[:10]:
+            return pending  # older news than what is recorded
+        if bool(existe) == entry.existe and tuple(values) == values_now:
+            return pending  # the common case, and no object built for it
+        change = describe_change(_entry((fecha, existe, *values)), entry)
+        if change is None:  # only case or spacing differ: not news
+            return pending
+        self._db.execute(_INSERT, (ruc, entry.fecha, int(entry.existe), *values_now))
+        self._db.execute(
+            "INSERT OR REPLACE INTO pending (ruc, cambio, severidad) VALUES (?, ?, ?)",
+            (ruc, change.text, change.severity),
+        )
+        known[ruc] = (entry.fecha, int(entry.existe), *values_now, change.text, change.severity)
         return change
 
-    def record_many(
-        self,
-        answers: Sequence[tuple[str, str, Mapping[str, Any] | None]],
-        *,
-        newer_only: bool = False,
-    ) -> None:
-        """Note many fresh answers in one transaction (a window of padrón rows); see ``record``.
+    async def keep(self, ruc: str, entry: HistoryEntry) -> Change | None:
+        """``record`` from the event loop: committed with the others of this loop turn.
 
-        Each answer is ``(ruc, fecha, data)`` as ``HistoryEntry.of`` takes them. With
-        ``newer_only``, an answer dated no later than the RUC's last entry is older
-        news and is skipped: a padrón published before an API answer already
-        recorded must not report the old values as a change, nor the API's again
-        on the next run (nor does the same padrón, read again, add anything).
+        Answers arrive in bursts; one transaction per burst instead of one per
+        answer is what keeps history cheap next to the lookups (bench figure 11).
+        Each caller gets its own change once the burst is committed, so
+        "recorded before the cache" still holds for every answer.
         """
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            dates = self._last_dates([ruc for ruc, _, _ in answers])
-            if newer_only:
-                answers = [a for a in answers if dates.get(a[0], "")[:10] < a[1][:10]]
-            last = self._last_many([ruc for ruc, _, _ in answers if ruc in dates])
-            inserts: list[tuple[Any, ...]] = []
-            changes: list[tuple[str, str, int]] = []
-            for ruc, fecha, data in answers:
-                entry = HistoryEntry.of(fecha, data)
-                before = last.get(ruc)
-                change = None if before is None else describe_change(before, entry)
-                if before is None or change is not None:
-                    inserts.append((ruc, entry.fecha, int(entry.existe), *entry.values()))
-                    last[ruc] = entry  # a RUC twice in one call compares with the first
-                if change is not None:
-                    changes.append((ruc, change.text, change.severity))
-            db.executemany(_INSERT, inserts)
-            db.executemany(
-                "INSERT OR REPLACE INTO pending (ruc, cambio, severidad) VALUES (?, ?, ?)",
-                changes,
-            )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+        loop = asyncio.get_running_loop()
+        if not self._batch:
+            loop.call_soon(self._commit_batch)
+        done: asyncio.Future[Change | None] = loop.create_future()
+        self._batch.append((ruc, entry, done))
+        return await done
 
-    def pending_many(self, rucs: Sequence[str]) -> dict[str, Change]:
-        """``pending`` for many RUCs at once: those with a change not yet shown."""
-        found: dict[str, Change] = {}
-        for start in range(0, len(rucs), _CHUNK):
-            chunk = rucs[start : start + _CHUNK]
-            marks = ", ".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT ruc, cambio, severidad FROM pending WHERE ruc IN ({marks})", chunk
-            )
-            found.update((ruc, Change(text, severity)) for ruc, text, severity in rows)
-        return found
+    def _commit_batch(self) -> None:
+        batch, self._batch = self._batch, []
+        try:
+            changes = self.record_many([(ruc, entry) for ruc, entry, _ in batch])
+        except Exception as exc:  # each caller sees the failure, as with ``record``
+            for *_, done in batch:
+                if not done.done():
+                    done.set_exception(exc)
+            return
+        for (*_, done), change in zip(batch, changes, strict=True):
+            if not done.done():
+                done.set_result(change)
 
     def pending(self, ruc: str) -> Change | None:
         """A change recorded but not yet shown in a published output."""
@@ -278,39 +377,6 @@ class HistoryStore:
                 return self._db.execute("DELETE FROM entries").rowcount
             self._db.execute("DELETE FROM pending WHERE ruc = ?", (ruc,))
             return self._db.execute("DELETE FROM entries WHERE ruc = ?", (ruc,)).rowcount
-
-    def _last_dates(self, rucs: Sequence[str]) -> dict[str, str]:
-        """Each known RUC's last ``fecha``: most of a nightly padrón window stops here."""
-        dates: dict[str, str] = {}
-        for start in range(0, len(rucs), _CHUNK):
-            chunk = rucs[start : start + _CHUNK]
-            marks = ", ".join("?" * len(chunk))
-            rows = self._db.execute(
-                "SELECT ruc, fecha FROM entries WHERE id IN "
-                f"(SELECT max(id) FROM entries WHERE ruc IN ({marks}) GROUP BY ruc)",
-                chunk,
-            )
-            dates.update(rows)
-        return dates
-
-    def _last_many(self, rucs: Sequence[str]) -> dict[str, HistoryEntry]:
-        last: dict[str, HistoryEntry] = {}
-        for start in range(0, len(rucs), _CHUNK):
-            chunk = rucs[start : start + _CHUNK]
-            marks = ", ".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT ruc, {_COLUMNS} FROM entries WHERE id IN "
-                f"(SELECT max(id) FROM entries WHERE ruc IN ({marks}) GROUP BY ruc)",
-                chunk,
-            )
-            last.update((row[0], _entry(row[1:])) for row in rows)
-        return last
-
-    def _last(self, ruc: str) -> HistoryEntry | None:
-        row = self._db.execute(
-            f"SELECT {_COLUMNS} FROM entries WHERE ruc = ? ORDER BY id DESC LIMIT 1", (ruc,)
-        ).fetchone()
-        return None if row is None else _entry(row)
 
 
 def _entry(row: tuple[Any, ...]) -> HistoryEntry:

@@ -159,12 +159,14 @@ def _card_rows(result: RucResult) -> Iterable[tuple[str, Text]]:
         if result.reason:
             yield "Motivo", Text(result.reason)
         yield "Apto para facturar", _fit(result)
+        yield from _change(result)
     else:
         yield "Razón social", Text(_text(data.get("nombre_o_razon_social")), style="bold")
         state, condition = data.get("estado_del_contribuyente"), data.get("condicion_de_domicilio")
         yield "Estado", Text(_text(state), style=state_style(state))
         yield "Condición", Text(_text(condition), style=condition_style(condition))
         yield "Apto para facturar", _fit(result)
+        yield from _change(result)
         address = _text(data.get("direccion")) or _text(data.get("direccion_simple"))
         if address not in _EMPTY:
             yield "Dirección", Text(address)
@@ -190,6 +192,12 @@ def _card_rows(result: RucResult) -> Iterable[tuple[str, Text]]:
             yield "Actualizado en", Text(_when(_text(data.get("actualizado_en"))))
     yield "Consultado en", Text(_when(result.queried_at))
     yield "Origen", Text(ORIGIN_LABELS[result.origin])
+
+
+def _change(result: RucResult) -> Iterable[tuple[str, Text]]:
+    """``cambio`` (SPEC §8), when the history has one for this row."""
+    if result.change:
+        yield "Cambio", Text(result.change, style="bold yellow")
 
 
 def ruc_card(result: RucResult) -> Panel:
@@ -266,8 +274,13 @@ def ruc_results(
     parts: list[RenderableType]
     if detail or len(results) == 1:
         parts = [ruc_card(r) for r in results]
-    else:
+    else:  # the table has no room for ``cambio``: one line each under it
         parts = [ruc_table(results, width)]
+        parts += [
+            Text.assemble((r.ruc, "bold"), " cambio: ", (r.change, "bold yellow"))
+            for r in results
+            if r.change
+        ]
     if notice:
         parts.append(Text(notice, style="yellow"))
     return Group(*parts)

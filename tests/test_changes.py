@@ -19,10 +19,10 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from migo_cli.batch import BatchReport
-from migo_cli.cache import ResultCache
+from migo_cli.cache import LOCAL_SCOPE, ResultCache, cache_scope_for
 from migo_cli.cli import app
 from migo_cli.client import MigoClient
-from migo_cli.history import HistoryStore
+from migo_cli.history import APIMIGO_SCOPE, HistoryEntry, HistoryStore
 from migo_cli.models import RucResult, Status
 from migo_cli.render import summary_table
 from migo_cli.simulator import (
@@ -103,7 +103,7 @@ def test_two_runs_report_exactly_what_changed_and_a_cached_third_run_nothing(
     assert _changes(third) == {}
     assert read_summary(env / "tres.jsonl.json")["cambios"] == 0
 
-    timeline = _historial(RUC_ACTIVO_HABIDO, "--json")
+    timeline = _historial(sim, RUC_ACTIVO_HABIDO, "--json")
     assert [e["condicion_de_domicilio"] for e in timeline] == ["HABIDO", "NO HABIDO"]
     assert set(timeline[0]) == {
         "fecha",
@@ -115,27 +115,31 @@ def test_two_runs_report_exactly_what_changed_and_a_cached_third_run_nothing(
     }
     assert timeline[0]["existe"] is True
     assert timeline[0]["fecha"] <= timeline[1]["fecha"]
-    gone = _historial(RUC_NO_EXISTE, "--json")
+    gone = _historial(sim, RUC_NO_EXISTE, "--json")
     assert [(e["existe"], e["estado_del_contribuyente"]) for e in gone] == [(False, None)]
-    table = runner.invoke(app, ["historial", RUC_ACTIVO_HABIDO])
+    table = runner.invoke(app, ["historial", RUC_ACTIVO_HABIDO, "--base-url", sim.base_url])
     assert_clean_exit(table, 0)
     assert "NO HABIDO" in table.stdout
     assert f"Historial del RUC {RUC_ACTIVO_HABIDO}" in table.stdout
 
     # ``cache limpiar`` leaves history alone; ``historial --borrar`` does not.
     assert_clean_exit(runner.invoke(app, ["cache", "limpiar"]), 0)
-    assert len(_historial(RUC_ACTIVO_HABIDO, "--json")) == 2
-    erased = runner.invoke(app, ["historial", RUC_ACTIVO_HABIDO, "--borrar"])
+    assert len(_historial(sim, RUC_ACTIVO_HABIDO, "--json")) == 2
+    erased = runner.invoke(
+        app, ["historial", RUC_ACTIVO_HABIDO, "--borrar", "--base-url", sim.base_url]
+    )
     assert_clean_exit(erased, 0)
     assert "borradas: 2" in erased.stdout
-    assert _historial(RUC_ACTIVO_HABIDO, "--json") == []
-    assert len(_historial(RUC_PERSONA_NATURAL, "--json")) == 2
-    assert_clean_exit(runner.invoke(app, ["historial", "--borrar"]), 0)
-    assert _historial(RUC_PERSONA_NATURAL, "--json") == []
+    assert _historial(sim, RUC_ACTIVO_HABIDO, "--json") == []
+    assert len(_historial(sim, RUC_PERSONA_NATURAL, "--json")) == 2
+    assert_clean_exit(runner.invoke(app, ["historial", "--borrar", "--simulado"]), 0)
+    assert _historial(sim, RUC_PERSONA_NATURAL, "--json") == []
 
 
-def _historial(*args: str) -> Any:
-    result = runner.invoke(app, ["historial", *args])
+def _historial(sim: SimulatorThread | None, *args: str) -> Any:
+    """``migo historial ARGS --json``: of ``sim``'s answers, or APIMIGO's when None."""
+    where = [] if sim is None else ["--base-url", sim.base_url]
+    result = runner.invoke(app, ["historial", *args, *where])
     assert_clean_exit(result, 0)
     return json.loads(result.stdout)
 
@@ -153,14 +157,82 @@ def test_without_cache_no_history_is_kept(env: Path, sim: SimulatorThread) -> No
     sim.config.overrides = {RUC_ACTIVO_HABIDO: {"condicion_de_domicilio": "NO HABIDO"}}
     rows = _run(sim, source, env / "dos.jsonl", "--sin-cache")
     assert _changes(rows) == {}
-    assert not (env / "cache" / "historial.sqlite3").exists()
+    assert list((env / "cache").glob("historial*")) == []
 
 
-def test_simulated_runs_keep_no_history(env: Path) -> None:
+def test_simulated_runs_keep_their_history_apart(env: Path) -> None:
     result = runner.invoke(app, ["masivo", str(_input(env)), "-o", "sim.jsonl", "--simulado"])
     assert_clean_exit(result, 0)
     assert all(row["cambio"] == "" for row in read_jsonl(env / "sim.jsonl"))
-    assert _historial(RUC_ACTIVO_HABIDO, "--json") == []
+    assert _historial(None, RUC_ACTIVO_HABIDO, "--json") == []  # APIMIGO's
+    simulated = runner.invoke(app, ["historial", RUC_ACTIVO_HABIDO, "--json", "--simulado"])
+    assert_clean_exit(simulated, 0)
+    assert [entry["simulado"] for entry in json.loads(simulated.stdout)] == [True]
+
+
+def test_a_local_simulator_never_becomes_a_real_rucs_past(env: Path, sim: SimulatorThread) -> None:
+    """``--base-url http://127.0.0.1:…`` keeps its history apart, as the cache keeps its answers."""
+    with HistoryStore(env / "cache") as history:  # what APIMIGO said some night before
+        real = history.scope(APIMIGO_SCOPE)
+        real.record(RUC_ACTIVO_HABIDO, HistoryEntry.of("2026-11-30T02:00:00-05:00", _no_habido()))
+    rows = _run(sim, _input(env), env / "uno.jsonl")
+    assert _changes(rows) == {}  # the simulator's HABIDO is not compared with APIMIGO's past
+    assert [e["condicion_de_domicilio"] for e in _historial(None, RUC_ACTIVO_HABIDO, "--json")] == [
+        "NO HABIDO"
+    ]
+    assert [e["condicion_de_domicilio"] for e in _historial(sim, RUC_ACTIVO_HABIDO, "--json")] == [
+        "HABIDO"
+    ]
+    erased = runner.invoke(app, ["historial", "--borrar", "--base-url", sim.base_url])
+    assert_clean_exit(erased, 0)
+    assert "borradas: 4" in erased.stdout  # one first entry per RUC
+    assert _historial(sim, RUC_ACTIVO_HABIDO, "--json") == []
+    assert len(_historial(None, RUC_ACTIVO_HABIDO, "--json")) == 1
+    refused = runner.invoke(app, ["historial", RUC_ACTIVO_HABIDO, "--base-url", "http://x.pe"])
+    assert_clean_exit(refused, 2)
+
+
+def _no_habido() -> dict[str, Any]:
+    answer = ruc_answer(RUC_ACTIVO_HABIDO)
+    assert answer is not None
+    return {**answer, "condicion_de_domicilio": "NO HABIDO"}
+
+
+def _consultar(sim: SimulatorThread, *args: str) -> Any:
+    """``migo consultar ARGS`` against ``sim``: the JSON rows with ``--json``, else the text."""
+    result = runner.invoke(
+        app,
+        ["consultar", *args, "--base-url", sim.base_url, "--token", TOKEN],
+        env={"COLUMNS": "200"},
+    )
+    assert_clean_exit(result, 0)
+    if "--json" not in args:
+        return result.stdout
+    rows = json.loads(result.stdout)
+    return {row["ruc"]: row["cambio"] for row in (rows if isinstance(rows, list) else [rows])}
+
+
+def test_consultar_shows_a_change_once(env: Path, sim: SimulatorThread) -> None:
+    both = (RUC_ACTIVO_HABIDO, RUC_PERSONA_NATURAL)
+    assert _consultar(sim, *both, "--json") == dict.fromkeys(both, "")
+    sim.config.overrides = {
+        RUC_ACTIVO_HABIDO: {"condicion_de_domicilio": "NO HABIDO"},
+        RUC_PERSONA_NATURAL: {"nombre_o_razon_social": "OTRO NOMBRE SAC"},
+    }
+    # --sin-historial neither shows a change nor records the answer that brings it.
+    quiet = _consultar(sim, *both, "--json", "--refrescar", "--sin-historial")
+    assert quiet == dict.fromkeys(both, "")
+
+    card = _consultar(sim, RUC_ACTIVO_HABIDO, "--refrescar")
+    assert "Cambio" in card
+    assert "condición: HABIDO → NO HABIDO (antes: " in card
+    table = _consultar(sim, *both, "--refrescar")  # the first one's change was shown above
+    lines = [line for line in table.splitlines() if " cambio: " in line]
+    assert len(lines) == 1
+    assert lines[0].startswith(f"{RUC_PERSONA_NATURAL} cambio: razón social: ")
+    assert "→ OTRO NOMBRE SAC (antes: " in lines[0]
+    assert _consultar(sim, *both, "--json") == dict.fromkeys(both, "")  # from the cache
+    assert _consultar(sim, *both, "--json", "--refrescar") == dict.fromkeys(both, "")
 
 
 async def test_library_rows_carry_the_change_and_the_timeline(
@@ -181,7 +253,8 @@ async def test_library_rows_carry_the_change_and_the_timeline(
         assert single.change == ""  # same answer again, and the change was delivered
         assert [e.direccion for e in timeline][-1] == "AV. NUEVA 123"
         assert len(timeline) == 2
-        assert [e.existe for e in history.timeline(RUC_NO_EXISTE)] == [False]
+        local = history.scope(cache_scope_for(sim.base_url))
+        assert [e.existe for e in local.timeline(RUC_NO_EXISTE)] == [False]
         assert before.results[1].status is Status.NOT_FOUND
 
 
@@ -282,7 +355,8 @@ def test_kill_9_mid_run_then_a_rerun_reports_the_same_cambios_as_an_uninterrupte
         HistoryStore(ws.cache_dir) as history,
         ws.start(source, output, *patient, log=ws.root / "noche-2.log") as process,
     ):
-        wait_for(lambda: all(history.pending(ruc) for ruc in changed), process)
+        local = history.scope(LOCAL_SCOPE)
+        wait_for(lambda: all(local.pending(ruc) for ruc in changed), process)
         process.kill()
         assert process.wait() == -signal.SIGKILL
     assert not output.exists()
@@ -314,3 +388,20 @@ def test_the_summary_lists_ten_changes_most_serious_first_and_counts_the_rest() 
     assert len(lines) == 10
     assert "cambio 11" in lines[0]  # the most serious first, whatever its place
     assert "… y 2 más" in text
+
+
+def test_sin_historial_neither_reports_nor_records_and_the_next_night_still_sees_the_news(
+    ws: Workspace,
+) -> None:
+    """``--sin-historial`` as cron would pass it: the real process, its output and its history."""
+    rucs = [ruc for ruc in make_rucs(40, start=6000) if _fit(ruc)][:10]
+    source = ws.write_rucs(rucs)
+    _night_then_news(ws, source, {rucs[3]: {"condicion_de_domicilio": "NO HABIDO"}})
+    without = ws.run(source, ws.root / "sin.jsonl", "--refrescar", "--sin-historial")
+    assert without.code == 0, without.err
+    assert _changes_in(ws.root / "sin.jsonl") == {}
+    with HistoryStore(ws.cache_dir) as history:
+        assert len(history.scope(LOCAL_SCOPE).timeline(rucs[3])) == 1
+    news = ws.run(source, ws.root / "con.jsonl", "--refrescar")
+    assert news.code == 0, news.err
+    assert list(_changes_in(ws.root / "con.jsonl")) == [rucs[3]]

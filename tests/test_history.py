@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from migo_cli.history import HistoryEntry, HistoryStore, describe_change
+import pytest
+
+from migo_cli.cache import cache_scope_for
+from migo_cli.history import (
+    APIMIGO_SCOPE,
+    HISTORY_FILE,
+    Change,
+    HistoryEntry,
+    HistoryScope,
+    HistoryStore,
+    describe_change,
+)
 
 RUC = "20100038146"
 DATA = {
@@ -22,15 +37,22 @@ def entry(day: str, **changes: str | None) -> HistoryEntry:
     return HistoryEntry.of(f"{day}T02:00:00-05:00", {**DATA, **changes})
 
 
+@contextlib.contextmanager
+def apimigo(directory: Path) -> Iterator[HistoryScope]:
+    """The history of APIMIGO's answers in ``directory``."""
+    with HistoryStore(directory) as store:
+        yield store.scope(APIMIGO_SCOPE)
+
+
 def test_the_first_answer_is_an_entry_and_no_change(tmp_path: Path) -> None:
-    with HistoryStore(tmp_path) as store:
+    with apimigo(tmp_path) as store:
         assert store.record(RUC, entry("2026-11-30")) is None
         assert store.pending(RUC) is None
         assert [e.fecha[:10] for e in store.timeline(RUC)] == ["2026-11-30"]
 
 
 def test_the_same_answer_again_adds_nothing(tmp_path: Path) -> None:
-    with HistoryStore(tmp_path) as store:
+    with apimigo(tmp_path) as store:
         store.record(RUC, entry("2026-11-30"))
         # Case and spacing are how SUNAT's text comes, not news.
         assert store.record(RUC, entry("2026-12-01", estado_del_contribuyente=" activo")) is None
@@ -38,7 +60,7 @@ def test_the_same_answer_again_adds_nothing(tmp_path: Path) -> None:
 
 
 def test_a_change_is_described_recorded_and_pending_until_delivered(tmp_path: Path) -> None:
-    with HistoryStore(tmp_path) as store:
+    with apimigo(tmp_path) as store:
         store.record(RUC, entry("2026-11-30"))
         change = store.record(RUC, entry("2026-12-01", condicion_de_domicilio="NO HABIDO"))
         assert change is not None
@@ -48,7 +70,7 @@ def test_a_change_is_described_recorded_and_pending_until_delivered(tmp_path: Pa
         assert [e.condicion_de_domicilio for e in timeline] == ["HABIDO", "NO HABIDO"]
         store.delivered([RUC])
         assert store.pending(RUC) is None
-    with HistoryStore(tmp_path) as store:  # it is all on disk
+    with apimigo(tmp_path) as store:  # it is all on disk
         assert len(store.timeline(RUC)) == 2
 
 
@@ -84,7 +106,7 @@ def test_serious_changes_sort_first() -> None:
 
 
 def test_erase_one_or_all(tmp_path: Path) -> None:
-    with HistoryStore(tmp_path) as store:
+    with apimigo(tmp_path) as store:
         store.record(RUC, entry("2026-11-30"))
         store.record(RUC, entry("2026-12-01", condicion_de_domicilio="NO HABIDO"))
         store.record("20131312955", entry("2026-11-30"))
@@ -96,9 +118,10 @@ def test_erase_one_or_all(tmp_path: Path) -> None:
 
 _WRITER = """
 import sys
-from migo_cli.history import HistoryEntry, HistoryStore
+from migo_cli.history import APIMIGO_SCOPE, HistoryEntry, HistoryStore
 start, day = int(sys.argv[2]), sys.argv[3]
-with HistoryStore(sys.argv[1]) as store:
+with HistoryStore(sys.argv[1]) as history:
+    store = history.scope(APIMIGO_SCOPE)
     print("listo", flush=True)
     sys.stdin.readline()  # both processes are open before either writes
     for n in range(start, start + 300):
@@ -134,9 +157,103 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
             for pipe in (proc.stdin, proc.stdout):
                 if pipe is not None and not pipe.closed:
                     pipe.close()
-    with HistoryStore(tmp_path) as store:
+    with apimigo(tmp_path) as store:
         shared = [store.timeline(f"R{n}") for n in range(100, 300)]
         alone = [store.timeline(f"R{n}") for n in [*range(100), *range(300, 400)]]
     assert all(len(t) == 2 for t in shared)  # first sighting + the other process's value
     assert {t[0].condicion_de_domicilio for t in shared} <= {"2026-12-01", "2026-12-02"}
     assert all(len(t) == 1 for t in alone)
+
+
+def test_a_change_not_delivered_comes_back_with_the_next_equal_answer(tmp_path: Path) -> None:
+    """A run that died before its output: the rerun's answer is the same, the change still due."""
+    with apimigo(tmp_path) as store:
+        store.record(RUC, entry("2026-11-30"))
+        change = store.record(RUC, entry("2026-12-01", condicion_de_domicilio="NO HABIDO"))
+        again = store.record(RUC, entry("2026-12-01", condicion_de_domicilio="NO HABIDO"))
+        assert again == change
+        store.delivered([RUC])
+        assert store.record(RUC, entry("2026-12-02", condicion_de_domicilio="NO HABIDO")) is None
+        assert len(store.timeline(RUC)) == 2
+
+
+def test_record_many_is_record_for_each_in_one_transaction(tmp_path: Path) -> None:
+    other = "20131312955"
+    with apimigo(tmp_path) as store:
+        assert store.record_many([(RUC, entry("2026-11-30")), (other, entry("2026-11-30"))]) == [
+            None,
+            None,
+        ]
+        changes = store.record_many(
+            [
+                (RUC, entry("2026-12-01", direccion="AV. SOL 1")),
+                (other, entry("2026-12-01")),
+                (RUC, entry("2026-12-01", direccion="AV. SOL 1")),  # twice in one batch
+            ]
+        )
+        assert changes[0] is not None
+        assert changes[0].text.startswith("dirección: JR. GRAU 123 LIMA → AV. SOL 1")
+        assert changes[1] is None
+        assert changes[2] == changes[0]
+        assert len(store.timeline(RUC)) == 2
+
+
+async def test_keep_records_one_loop_turn_in_one_transaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rucs = [f"2010003{n:04d}" for n in range(40)]
+    with apimigo(tmp_path) as store:
+        store.record_many([(ruc, entry("2026-11-30")) for ruc in rucs])
+        batches: list[int] = []
+        record_many = store.record_many
+
+        def counted(answers: Sequence[tuple[str, HistoryEntry]]) -> list[Change | None]:
+            batches.append(len(answers))
+            return record_many(answers)
+
+        monkeypatch.setattr(store, "record_many", counted)
+        news = [entry("2026-12-01", estado_del_contribuyente="SUSPENSION TEMPORAL")] * 20
+        same = [entry("2026-12-01")] * 20
+        changes = await asyncio.gather(
+            *(store.keep(ruc, now) for ruc, now in zip(rucs, [*news, *same], strict=True))
+        )
+        assert batches == [40]
+        assert [c is not None for c in changes] == [True] * 20 + [False] * 20
+    with apimigo(tmp_path) as store:  # committed: on disk for the next process
+        assert all(store.pending(ruc) is not None for ruc in rucs[:20])
+
+
+async def test_keep_hands_a_failure_to_every_caller(tmp_path: Path) -> None:
+    with apimigo(tmp_path) as store:
+        store.close()
+        outcomes = await asyncio.gather(
+            store.keep(RUC, entry("2026-11-30")),
+            store.keep("20131312955", entry("2026-11-30")),
+            return_exceptions=True,
+        )
+    assert all(isinstance(outcome, sqlite3.ProgrammingError) for outcome in outcomes)
+
+
+def test_each_upstream_has_its_own_history_and_apimigo_keeps_its_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MIGO_BASE_URL", raising=False)
+    assert cache_scope_for() == APIMIGO_SCOPE == cache_scope_for("https://api.migo.pe/")
+    local = cache_scope_for("http://127.0.0.1:8000")
+    with HistoryStore(tmp_path) as history:
+        real, simulated = history.scope(APIMIGO_SCOPE), history.scope(local)
+        real.record(RUC, entry("2026-11-30"))
+        assert (
+            simulated.record(RUC, entry("2026-12-01", condicion_de_domicilio="NO HABIDO")) is None
+        )
+        assert [e.condicion_de_domicilio for e in real.timeline(RUC)] == ["HABIDO"]
+        assert simulated.erase() == 1
+        assert len(real.timeline(RUC)) == 1
+        assert history.scope("proxy.example.com:8443") is not history.scope("proxy.example.com")
+    assert real.path == tmp_path / HISTORY_FILE  # where it was before there were scopes
+    assert sorted(path.name for path in tmp_path.glob("*.sqlite3")) == [
+        "historial-local.sqlite3",
+        "historial-proxy.example.com%3A8443.sqlite3",
+        "historial-proxy.example.com.sqlite3",
+        "historial.sqlite3",
+    ]

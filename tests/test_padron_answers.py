@@ -23,7 +23,7 @@ from migo_cli.client import MigoClient
 from migo_cli.config import Limits
 from migo_cli.diagnostics import Outcome, diagnose
 from migo_cli.exceptions import QuotaExceededError
-from migo_cli.history import HistoryEntry, HistoryStore
+from migo_cli.history import APIMIGO_SCOPE, HistoryEntry, HistoryScope, HistoryStore
 from migo_cli.models import UPSTREAM_FIELDS, Origin, RucResult, Status, today_in_lima
 from migo_cli.padron.lookup import PadronLookup
 from migo_cli.padron.store import PadronIndex, build_index
@@ -243,7 +243,7 @@ def test_padron_answers_feed_the_history(padron: Path, env: Path, fecha: date) -
     assert entry["existe"] is True
 
 
-def lookup_with_history(directory: Path, history: HistoryStore, ruc: str) -> tuple[str, str]:
+def lookup_with_history(directory: Path, history: HistoryScope, ruc: str) -> tuple[str, str]:
     with PadronIndex.open(directory) as index:
         result = asyncio.run(PadronLookup(index, history=history).lookup_ruc(ruc))
     assert result.origin is Origin.PADRON
@@ -257,7 +257,8 @@ def test_an_older_padron_after_a_newer_api_answer_reports_no_change(env: Path, f
     assert answer is not None
     assert answer["estado_del_contribuyente"] == "ACTIVO"
     directory = build(env / "padron", fecha)
-    with HistoryStore(env / "cache") as history:
+    with HistoryStore(env / "cache") as store:
+        history = store.scope(APIMIGO_SCOPE)
         # APIMIGO answered today: the taxpayer was dado de baja after the padrón's date.
         today = f"{today_in_lima().isoformat()}T09:00:00-05:00"
         newer = {**answer, "estado_del_contribuyente": "BAJA DE OFICIO"}
@@ -271,7 +272,8 @@ def test_a_newer_padron_reports_the_change(env: Path, fecha: date) -> None:
     ruc = RUCS[10]
     answer = ruc_answer(ruc, not_found_share=0.0)
     assert answer is not None
-    with HistoryStore(env / "cache") as history:
+    with HistoryStore(env / "cache") as store:
+        history = store.scope(APIMIGO_SCOPE)
         before = (fecha - timedelta(days=3)).isoformat()
         history.record(
             ruc, HistoryEntry.of(before, {**answer, "condicion_de_domicilio": "NO HABIDO"})

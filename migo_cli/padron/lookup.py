@@ -24,7 +24,7 @@ A padrón row is ``valido`` with APIMIGO's field names in APIMIGO's order,
 ``origen`` ``padron`` and ``consultado_en`` the padrón's date; the place names
 and the composed address come from ``padron.address``, as in the simulator.
 With a history, padrón answers are recorded under the padrón's date, and only
-when that date is later than the RUC's last entry (see ``HistoryStore.record_many``).
+when that date is later than the RUC's last entry (see ``HistoryScope.record_many``).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from migo_cli.config import PADRON_MAX_AGE_DAYS
 from migo_cli.exceptions import InvalidValueError
-from migo_cli.history import HistoryStore
+from migo_cli.history import HistoryEntry, HistoryScope
 from migo_cli.models import (
     UPSTREAM_FIELDS,
     Clock,
@@ -114,7 +114,7 @@ class PadronLookup:
         index: PadronIndex,
         client: MigoClient | None = None,
         *,
-        history: HistoryStore | None = None,
+        history: HistoryScope | None = None,
         today: date | None = None,
     ) -> None:
         self.index = index
@@ -246,18 +246,17 @@ class PadronLookup:
         return RucResult(ruc, Status.VALID, "", data, Origin.PADRON, self._stamp)
 
     def _remember(self, results: list[RucResult]) -> None:
-        """Record the window's answers (one transaction), then give each its pending ``cambio``."""
+        """Record the batch's answers (one transaction), then give each its pending ``cambio``."""
         history = self.history
         if history is None or not results:
             return
         stamp = self._stamp
-        history.record_many(
-            [(r.ruc, stamp, r.data if r.status is Status.VALID else None) for r in results],
-            newer_only=True,
-        )
-        pending = history.pending_many([r.ruc for r in results])
-        for result in results:
-            change = pending.get(result.ruc)
+        answers = [
+            (r.ruc, HistoryEntry.of(stamp, r.data if r.status is Status.VALID else None))
+            for r in results
+        ]
+        changes = history.record_many(answers, newer_only=True)
+        for result, change in zip(results, changes, strict=True):
             if change is not None:
                 result.change, result.change_severity = change.text, change.severity
 
