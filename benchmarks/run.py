@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import figures, padron_import, padron_lookup, padron_search, whole_process
+from benchmarks import figures, history_figure, padron_import, padron_lookup, padron_search, whole_process
 from benchmarks.figures import Context
 from benchmarks.report import Figure, code_state, machine, render_table, write_results
 
@@ -31,6 +31,7 @@ HERE = Path(__file__).resolve().parent
 FIGURES = {
     **figures.FIGURES,
     **whole_process.FIGURES,
+    **history_figure.FIGURES,
     **padron_import.FIGURES,
     **padron_lookup.FIGURES,
     **padron_search.FIGURES,

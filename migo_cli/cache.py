@@ -194,7 +194,8 @@ class ResultCache:
         committer = self._committers.get(loop)
         if committer is None:
             committer = self._committers[loop] = _GroupCommit(self, self._store)
-        await committer.submit((key, value, self._expire(expire), tag))
+        # The burst's callers share one future: shielded, a caller cancelled cancels only itself.
+        await asyncio.shield(committer.submit((key, value, self._expire(expire), tag)))
 
     def info(self) -> CacheInfo:
         if self._store is None:

@@ -262,11 +262,19 @@ class HistoryScope:
         before an API answer already recorded must not report the old values as a
         change (nor the API's again on the next run), and the same padrón read
         again adds nothing. Such a RUC still gets its pending change, if any.
+
+        A burst with nothing new (most of them, night after night) only reads,
+        and takes no lock: each RUC's answer then adds nothing, as if it came
+        just before any other process's write the read did not see. Only a burst
+        with news takes the write lock, and reads again under it.
         """
+        known = self._last_of({ruc for ruc, _ in answers})  # a snapshot: no lock taken
+        if not any(_is_news(entry, known.get(ruc), newer_only) for ruc, entry in answers):
+            return [_pending(known.get(ruc)) for ruc, _ in answers]  # most bursts of a night
         db = self._db
         db.execute("BEGIN IMMEDIATE")  # read-compare-write as one step across processes
         try:
-            known = self._last_of({ruc for ruc, _ in answers})
+            known = self._last_of({ruc for ruc, _ in answers})  # again, under the lock
             changes = [self._record(ruc, entry, known, newer_only) for ruc, entry in answers]
             db.execute("COMMIT")
         except BaseException:
@@ -304,7 +312,7 @@ class HistoryScope:
             known[ruc] = (entry.fecha, int(entry.existe), *values_now, None, None)
             return None
         fecha, existe, *values, cambio, severidad = last
-        pending = None if cambio is None else Change(cambio, severidad)
+        pending = _pending(last)
         if newer_only and entry.fecha[:10] <= str(fecha)[:10]:
             return pending  # older news than what is recorded
         if bool(existe) == entry.existe and tuple(values) == values_now:
@@ -333,7 +341,7 @@ class HistoryScope:
             loop.call_soon(self._commit_batch)
         done: asyncio.Future[Change | None] = loop.create_future()
         self._batch.append((ruc, entry, done))
-        return await done
+        return await done  # one future each: a caller cancelled cancels no one else
 
     def _commit_batch(self) -> None:
         batch, self._batch = self._batch, []
@@ -377,6 +385,27 @@ class HistoryScope:
                 return self._db.execute("DELETE FROM entries").rowcount
             self._db.execute("DELETE FROM pending WHERE ruc = ?", (ruc,))
             return self._db.execute("DELETE FROM entries WHERE ruc = ?", (ruc,)).rowcount
+
+
+def _is_news(entry: HistoryEntry, last: tuple[Any, ...] | None, newer_only: bool) -> bool:
+    """Whether recording ``entry`` after ``last`` (a ``_last_of`` row) would write anything.
+
+    May say yes where ``describe_change`` then finds only case or spacing changed:
+    that burst just takes the write path for nothing.
+    """
+    if last is None:
+        return True
+    fecha, existe, *values = last[:-2]
+    if newer_only and entry.fecha[:10] <= str(fecha)[:10]:
+        return False
+    return bool(existe) != entry.existe or tuple(values) != entry.values()
+
+
+def _pending(last: tuple[Any, ...] | None) -> Change | None:
+    """The change a ``_last_of`` row holds as not yet delivered, if any."""
+    if last is None or last[-2] is None:
+        return None
+    return Change(last[-2], last[-1])
 
 
 def _entry(row: tuple[Any, ...]) -> HistoryEntry:

@@ -166,3 +166,19 @@ async def test_keep_ruc_returns_once_committed_and_groups_a_burst(tmp_path: Path
         assert all(other.get_ruc(ruc) is not None for ruc in rucs)
         await scope.keep_ruc(RucResult(rucs[0], Status.ERROR, "HTTP 503"))  # never kept
         assert other.get_ruc(rucs[0]) is not None
+
+
+async def test_a_cancelled_keep_ruc_does_not_cancel_the_others_of_its_burst(
+    tmp_path: Path,
+) -> None:
+    """The burst shares one commit: a caller given up on (a view's timeout) must not end the rest."""
+    rucs = make_rucs(3)
+    with ResultCache(tmp_path / "c") as cache:
+        scope = cache.scope("s")
+        tasks = [asyncio.create_task(scope.keep_ruc(valid(ruc))) for ruc in rucs]
+        await asyncio.sleep(0)  # every task is now waiting for the burst's commit
+        tasks[0].cancel()
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        assert isinstance(outcomes[0], asyncio.CancelledError)
+        assert outcomes[1:] == [None, None]
+        assert all(scope.get_ruc(ruc) is not None for ruc in rucs)  # the commit still ran

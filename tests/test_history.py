@@ -257,3 +257,36 @@ def test_each_upstream_has_its_own_history_and_apimigo_keeps_its_file(
         "historial-proxy.example.com.sqlite3",
         "historial.sqlite3",
     ]
+
+
+async def test_a_cancelled_keep_does_not_cancel_the_others_of_its_burst(tmp_path: Path) -> None:
+    rucs = [f"2010003{n:04d}" for n in range(3)]
+    with apimigo(tmp_path) as store:
+        tasks = [asyncio.create_task(store.keep(ruc, entry("2026-11-30"))) for ruc in rucs]
+        await asyncio.sleep(0)  # every task is now waiting for the burst's commit
+        tasks[0].cancel()
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        assert isinstance(outcomes[0], asyncio.CancelledError)
+        assert outcomes[1:] == [None, None]  # first seen: recorded, no change
+        assert all(len(store.timeline(ruc)) == 1 for ruc in rucs)  # the commit still ran
+
+
+def test_a_burst_with_nothing_new_takes_no_write_lock(tmp_path: Path) -> None:
+    """Night after night most answers repeat the last entry: those bursts only read."""
+    with apimigo(tmp_path) as store:
+        store.record_many([(RUC, entry("2026-11-30", estado_del_contribuyente="BAJA"))])
+        store.record_many([(RUC, entry("2026-12-01"))])  # a change, not yet delivered
+        store._db.execute("PRAGMA busy_timeout = 50")  # a lock wait fails fast, not in 60 s
+        other = sqlite3.connect(store.path, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # another process is writing
+            again = store.record_many([(RUC, entry("2026-12-02"))])
+            assert [c.text if c else None for c in again] == [
+                "estado: BAJA → ACTIVO (antes: 2026-11-30)"
+            ]  # the pending change, read without the lock
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                store.record_many([(RUC, entry("2026-12-02", direccion="AV. NUEVA 1"))])
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+        assert len(store.timeline(RUC)) == 2  # nothing written while the other held the lock
