@@ -23,7 +23,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import figures, history_figure, padron_import, padron_lookup, padron_search, whole_process
+from benchmarks import (
+    figures,
+    history_figure,
+    padron_import,
+    padron_lookup,
+    padron_search,
+    whole_process,
+)
 from benchmarks.figures import Context
 from benchmarks.report import Figure, code_state, machine, render_table, write_results
 

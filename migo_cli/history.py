@@ -25,6 +25,7 @@ the event loop, the answers of one loop turn are recorded in one transaction
 from __future__ import annotations
 
 import asyncio
+import math
 import operator
 import sqlite3
 import time
@@ -71,6 +72,9 @@ _LAST_OF_MANY: Final = (
     " LEFT JOIN pending ON pending.ruc = entries.ruc"
     " WHERE entries.id IN (SELECT max(id) FROM entries WHERE ruc IN ({marks}) GROUP BY ruc)"
 )
+#: How long a row answered from the cache may miss a change another process has just
+#: recorded (``HistoryScope.pending``): it shows on the next run instead, as it is still pending.
+PENDING_FRESH_S: Final = 1.0
 #: RUCs per ``_LAST_OF_MANY`` query: well under SQLite's limit on parameters.
 _CHUNK: Final = 500
 _VALUES: Final = operator.attrgetter(*_FIELDS)
@@ -219,6 +223,9 @@ class HistoryScope:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._setup()
         self._batch: list[tuple[str, HistoryEntry, asyncio.Future[Change | None]]] = []
+        self._pending: dict[str, Change] | None = None  # ``pending``'s copy of the table
+        self._pending_version = -1
+        self._pending_checked = -math.inf
 
     def _setup(self) -> None:
         """WAL and the tables, once per file; a second process opening it meanwhile waits.
@@ -275,11 +282,14 @@ class HistoryScope:
         db.execute("BEGIN IMMEDIATE")  # read-compare-write as one step across processes
         try:
             known = self._last_of({ruc for ruc, _ in answers})  # again, under the lock
-            changes = [self._record(ruc, entry, known, newer_only) for ruc, entry in answers]
+            news: dict[str, Change] = {}
+            changes = [self._record(ruc, entry, known, news, newer_only) for ruc, entry in answers]
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        if self._pending is not None:
+            self._pending.update(news)
         return changes
 
     def _last_of(self, rucs: set[str]) -> dict[str, tuple[Any, ...]]:
@@ -302,16 +312,20 @@ class HistoryScope:
         ruc: str,
         entry: HistoryEntry,
         known: dict[str, tuple[Any, ...]],
+        news: dict[str, Change],
         newer_only: bool = False,
     ) -> Change | None:
-        """One answer inside ``record_many``'s transaction; ``known`` is kept up to date."""
+        """One answer inside ``record_many``'s transaction; ``known`` is kept up to date.
+
+        A change found is also put in ``news`` (the pending changes written).
+        """
         values_now = entry.values()
         last = known.get(ruc)
         if last is None:  # first seen
             self._db.execute(_INSERT, (ruc, entry.fecha, int(entry.existe), *values_now))
             known[ruc] = (entry.fecha, int(entry.existe), *values_now, None, None)
             return None
-        fecha, existe, *values, cambio, severidad = last
+        fecha, existe, *values = last[:-2]
         pending = _pending(last)
         if newer_only and entry.fecha[:10] <= str(fecha)[:10]:
             return pending  # older news than what is recorded
@@ -325,6 +339,7 @@ class HistoryScope:
             "INSERT OR REPLACE INTO pending (ruc, cambio, severidad) VALUES (?, ?, ?)",
             (ruc, change.text, change.severity),
         )
+        news[ruc] = change
         known[ruc] = (entry.fecha, int(entry.existe), *values_now, change.text, change.severity)
         return change
 
@@ -357,17 +372,33 @@ class HistoryScope:
                 done.set_result(change)
 
     def pending(self, ruc: str) -> Change | None:
-        """A change recorded but not yet shown in a published output."""
-        row = self._db.execute(
-            "SELECT cambio, severidad FROM pending WHERE ruc = ?", (ruc,)
-        ).fetchone()
-        return None if row is None else Change(row[0], row[1])
+        """A change recorded but not yet shown in a published output.
+
+        Asked for every row answered from the cache (a million in a big warm
+        run), so answered from a copy of the pending table, which holds only
+        undelivered changes: read again when another process has written the
+        file (SQLite's ``data_version``), looked at no more than once per
+        ``PENDING_FRESH_S``; this process's own writes keep it up to date.
+        """
+        now = time.monotonic()
+        if self._pending is None or now - self._pending_checked >= PENDING_FRESH_S:
+            self._pending_checked = now
+            version = self._db.execute("PRAGMA data_version").fetchone()[0]
+            if self._pending is None or version != self._pending_version:
+                rows = self._db.execute("SELECT ruc, cambio, severidad FROM pending")
+                self._pending = {r: Change(text, severity) for r, text, severity in rows}
+                self._pending_version = version
+        return self._pending.get(ruc)
 
     def delivered(self, rucs: Iterable[str]) -> None:
         """These RUCs' changes reached a published output: a rerun from the cache shows none."""
+        gone = list(rucs)
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany("DELETE FROM pending WHERE ruc = ?", ((r,) for r in rucs))
+            self._db.executemany("DELETE FROM pending WHERE ruc = ?", ((r,) for r in gone))
+        if self._pending is not None:
+            for ruc in gone:
+                self._pending.pop(ruc, None)
 
     def timeline(self, ruc: str) -> list[HistoryEntry]:
         """Every entry of one RUC, oldest first."""
@@ -378,6 +409,7 @@ class HistoryScope:
 
     def erase(self, ruc: str | None = None) -> int:
         """Forget one RUC's history, or all of it; how many entries went."""
+        self._pending = None  # read again when next asked
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
             if ruc is None:

@@ -171,7 +171,7 @@ async def test_keep_ruc_returns_once_committed_and_groups_a_burst(tmp_path: Path
 async def test_a_cancelled_keep_ruc_does_not_cancel_the_others_of_its_burst(
     tmp_path: Path,
 ) -> None:
-    """The burst shares one commit: a caller given up on (a view's timeout) must not end the rest."""
+    """A burst shares one commit: a caller given up on (a timeout) must not end the rest."""
     rucs = make_rucs(3)
     with ResultCache(tmp_path / "c") as cache:
         scope = cache.scope("s")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from migo_cli import history
 from migo_cli.cache import cache_scope_for
 from migo_cli.history import (
     APIMIGO_SCOPE,
@@ -290,3 +291,36 @@ def test_a_burst_with_nothing_new_takes_no_write_lock(tmp_path: Path) -> None:
         finally:
             other.close()
         assert len(store.timeline(RUC)) == 2  # nothing written while the other held the lock
+
+
+def test_pending_reads_the_table_once_and_follows_its_own_writes(tmp_path: Path) -> None:
+    """A big warm run asks ``pending`` for every cached row: no query per row."""
+    rucs = [f"2010003{n:04d}" for n in range(3)]
+    with apimigo(tmp_path) as store:
+        store.record_many([(ruc, entry("2026-11-30")) for ruc in rucs])
+        queries: list[str] = []
+        store._db.set_trace_callback(queries.append)
+        assert [store.pending(ruc) for ruc in rucs * 100] == [None] * 300
+        assert len(queries) == 2  # data_version, then the table: once
+        news = store.record_many([(rucs[0], entry("2026-12-01", direccion="AV. NUEVA 1"))])
+        assert store.pending(rucs[0]) == news[0] is not None  # its own write, no reread
+        store.delivered([rucs[0]])
+        assert store.pending(rucs[0]) is None
+        assert not any("FROM pending" in q for q in queries[2:] if q.startswith("SELECT"))
+
+
+def test_pending_sees_another_process_change_once_the_copy_is_due(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with apimigo(tmp_path) as store, apimigo(tmp_path) as other:
+        store.record_many([(RUC, entry("2026-11-30"))])
+        assert store.pending(RUC) is None  # the copy is made
+        other.record_many([(RUC, entry("2026-12-01", condicion_de_domicilio="NO HABIDO"))])
+        monkeypatch.setattr(history, "PENDING_FRESH_S", 0.0)  # the copy is due at once
+        change = store.pending(RUC)
+        assert change is not None
+        assert change.text.startswith("condición: HABIDO → NO HABIDO")
+        other.delivered([RUC])
+        assert store.pending(RUC) is None
+        store.erase(RUC)
+        assert store.pending(RUC) is None
