@@ -1080,7 +1080,10 @@ def padron_actualizar(
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     if not quiet:
-        for line in render.padron_update_lines(update.info, update.downloaded):
+        lines = render.padron_update_lines(
+            update.info, update.downloaded, unchanged=update.unchanged
+        )
+        for line in lines:
             stderr.print(line, highlight=False, soft_wrap=True)
 
 

@@ -483,8 +483,19 @@ def padron_info_lines(info: PadronInfo, today: date) -> Iterator[Text]:
     yield Text.assemble(("Importado: ", "bold"), imported)
 
 
-def padron_update_lines(info: PadronInfo, downloaded: Downloaded | None) -> Iterator[Text]:
+def padron_update_lines(
+    info: PadronInfo, downloaded: Downloaded | None, *, unchanged: bool = False
+) -> Iterator[Text]:
     """What ``migo padron actualizar`` did, in two or three lines."""
+    if unchanged:
+        yield Text.assemble(
+            ("Padrón sin cambios: ", "bold green"),
+            "SUNAT indica que el archivo no cambió desde la última descarga (HTTP 304); "
+            "no se descargó ni se reindexó nada. Sigue vigente el índice del "
+            f"{info.fecha.isoformat()} con {format_number(info.filas)} RUC",
+        )
+        yield Text(f"Índice: {info.ruta} ({format_bytes(info.bytes)})")
+        return
     if downloaded is not None:
         resumed = (
             f", continuada desde {format_bytes(downloaded.resumed_at)}"
