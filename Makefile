@@ -43,11 +43,19 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The second half: a small generated padrón (no download), then --fuente auto: the padrón
+# answers for free, only what it lacks goes to the (simulated) API. Its own cache and padrón.
+DEMO := .demo
 demo: $(STAMP)
 	$(BIN)/migo masivo examples/rucs.csv -o resultado.xlsx --simulado
+	rm -rf $(DEMO)
+	$(BIN)/python -m examples.padron_demo $(DEMO)/padron_reducido_ruc.zip
+	MIGO_PADRON_DIR=$(DEMO)/padron $(BIN)/migo padron actualizar --desde $(DEMO)/padron_reducido_ruc.zip
+	MIGO_PADRON_DIR=$(DEMO)/padron MIGO_CACHE_DIR=$(DEMO)/cache $(BIN)/migo masivo examples/rucs.csv \
+		-o resultado-auto.xlsx --fuente auto --simulado
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) .venv-latest build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-latest build *.egg-info .pytest_cache .mypy_cache .ruff_cache $(DEMO)

@@ -30,19 +30,19 @@ MALFORMED = 0.0005
 
 #: Runs the migo console script as ``__main__`` (so worker processes see the same
 #: main module as under a user's ``migo``), then prints its peak RSS and its
-#: children's, in KiB, after a marker.
+#: children's, in KiB, after a marker: from an ``atexit`` hook, because ``migo``
+#: ends its process with ``os._exit`` once its own exit hooks have run.
 _WRAPPER = """
-import json, resource, runpy, sys
+import atexit, json, resource, runpy, sys
 script, sys.argv = sys.argv[1], ["migo", *sys.argv[2:]]
-code = 0
-try:
-    runpy.run_path(script, run_name="__main__")
-except SystemExit as exc:
-    code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print("@@rss " + json.dumps([own, workers]), flush=True)
-sys.exit(code)
+
+def report():
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print("@@rss " + json.dumps([own, workers]), flush=True)
+
+atexit.register(report)
+runpy.run_path(script, run_name="__main__")
 """
 
 

@@ -198,6 +198,9 @@ async def run_batch(
             table, plan, report = await _read(job)
             payable = _payable(plan, scope, job.answers, _answerer(index, None, history))
             report.estimated_calls = _estimate_calls(payable, job.mode)
+            for check in plan.checks:  # refused locally, as the real run would: free, counted
+                if not check.valid:
+                    report.tally.add(RucResult.rejected(check.raw, check.reason))
             report.seconds = time.monotonic() - started
             return report
         asks = not job.validate_only and job.answers is not Source.PADRON

@@ -444,14 +444,42 @@ def _run(
         with signals.installed():
             return await main(signals)
 
+    _exit(api_secret, lambda: asyncio.run(wrapped()), lambda: signals.exit_code)
+
+
+def _run_now(api: ApiOptions, secrets: list[str], main: Callable[[], int]) -> NoReturn:
+    """``_run_api`` for work that needs no event loop (``consultar --fuente padron``).
+
+    Milliseconds of SQLite: asyncio's import and loop would cost more than the
+    work (figure 14). Ctrl+C exits 130; SIGTERM, 143, as ``_run`` does.
+    """
+    _setup_logging(api.verbose, api.quiet)
+
+    received: list[int] = []
+
+    def on_signal(signum: int, frame: object) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_signal)
     try:
-        code = asyncio.run(wrapped())
+        _exit(secrets, main, lambda: 128 + received[0] if received else None)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit(
+    api_secret: list[str], main: Callable[[], int], interrupted: Callable[[], int | None]
+) -> NoReturn:
+    """Run ``main``; end with its exit code, or SPEC §5's for what it raised."""
+    try:
+        code = main()
     except UsageError as exc:
         code = _fail(str(exc), EXIT_USAGE, api_secret)
     except FatalAPIError as exc:
         code = _fail(str(exc), EXIT_FATAL, api_secret)
     except (KeyboardInterrupt, asyncio.CancelledError):
-        code = signals.exit_code or 130
+        code = interrupted() or 130
     except Exception as exc:  # a bug: one line by default, the traceback with -v
         log.debug("detalle del error interno", exc_info=True)
         detail = f"{type(exc).__name__}: {exc}"
@@ -475,6 +503,33 @@ def _fail(message: str, code: int, secrets: list[str]) -> int:
         message = redact(message, secret)
     print_error(message)
     return code
+
+
+def _source_now(fuente: str | None) -> Source | None:
+    """``--fuente`` as ``resolve_source`` reads it; None when it is wrong (``_run`` says why)."""
+    try:
+        return resolve_source(fuente)
+    except MigoError:
+        return None
+
+
+def _print_plain_cards(results: list[RucResult], notice: str | None) -> bool:
+    """The cards without loading Rich, where Rich would print them without colours.
+
+    False where Rich must lay them out: a terminal, Windows' consoles, a line to wrap.
+    """
+    if sys.platform == "win32" or stdout.is_terminal:
+        return False
+    if not (getattr(sys.stdout, "encoding", None) or "utf-8").lower().startswith("utf"):
+        return False  # Rich would draw the box in ASCII
+    from migo_cli.card import plain_cards, plain_width
+
+    text = plain_cards(results, plain_width(), notice)
+    if text is None:
+        return False
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    return True
 
 
 # -- building the client -----------------------------------------------------------
@@ -667,11 +722,32 @@ def consultar(
         if as_json:
             rows = [r.to_row() for r in results]
             _emit_json(rows[0] if len(rows) == 1 else rows, api.simulated)
-        else:
-            notice = SIMULATED_NOTICE if api.simulated else None
-            stdout.print(
-                render.ruc_results(results, detail=detalle, width=stdout.width, notice=notice)
-            )
+            return
+        notice = SIMULATED_NOTICE if api.simulated else None
+        if (detalle or len(results) == 1) and _print_plain_cards(results, notice):
+            return
+        stdout.print(render.ruc_results(results, detail=detalle, width=stdout.width, notice=notice))
+
+    def from_padron() -> int:
+        """``--fuente padron``: SQLite only, no event loop (``_run_now``)."""
+        checks = [_ruc.check_ruc(value) for value in dict.fromkeys(rucs)]
+        if any(check is None for check in checks):
+            raise InvalidValueError("hay un RUC vacío entre los argumentos")
+        from migo_cli.padron.lookup import PadronLookup
+
+        with (
+            _padron_index() as index,
+            _padron_history(api, enabled=not no_history) as scope,
+        ):
+            lookup = PadronLookup(index, history=scope)
+            results = lookup.answer(checks)
+            show(results)
+            if scope is not None:  # shown: the next consultar repeats none
+                scope.delivered(r.ruc for r in results if r.change)
+        return EXIT_OK if all(r.status is Status.VALID for r in results) else EXIT_PARTIAL
+
+    if _source_now(fuente) is Source.PADRON:
+        _run_now(api, secrets, from_padron)
 
     async def main(signals: _Signals) -> int:
         source = resolve_source(fuente)
@@ -1004,7 +1080,10 @@ def padron_actualizar(
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     if not quiet:
-        for line in render.padron_update_lines(update.info, update.downloaded):
+        lines = render.padron_update_lines(
+            update.info, update.downloaded, unchanged=update.unchanged
+        )
+        for line in lines:
             stderr.print(line, highlight=False, soft_wrap=True)
 
 

@@ -24,7 +24,6 @@ the event loop, the answers of one loop turn are recorded in one transaction
 
 from __future__ import annotations
 
-import asyncio
 import math
 import operator
 import sqlite3
@@ -32,10 +31,13 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote, urlsplit
 
 from migo_cli.config import DEFAULT_BASE_URL
+
+if TYPE_CHECKING:  # the event loop's answers use it; the padrón's, recorded at once, need not
+    import asyncio
 
 __all__ = [
     "APIMIGO_SCOPE",
@@ -351,6 +353,8 @@ class HistoryScope:
         Each caller gets its own change once the burst is committed, so
         "recorded before the cache" still holds for every answer.
         """
+        import asyncio
+
         loop = asyncio.get_running_loop()
         if not self._batch:
             loop.call_soon(self._commit_batch)

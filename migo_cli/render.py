@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console, Group, RenderableType
@@ -18,15 +18,26 @@ from rich.panel import Panel
 from rich.table import Column, Table
 from rich.text import Text
 
+from migo_cli.card import (
+    STATUS_LABELS,
+    STATUS_STYLES,
+    card_fields,
+    condition_style,
+    state_style,
+)
+from migo_cli.card import (
+    field_text as _text,
+)
+from migo_cli.card import (
+    readable_stamp as _when,
+)
 from migo_cli.models import (
     AccountInfo,
     DniResult,
     ExchangeRate,
     LegalRepresentatives,
-    Origin,
     RucResult,
     Status,
-    upstream_label,
 )
 from migo_cli.numfmt import format_bytes, format_number
 
@@ -57,59 +68,6 @@ __all__ = [
     "summary_table",
 ]
 
-STATUS_LABELS: Mapping[Status, str] = {
-    Status.VALID: "válido",
-    Status.NOT_FOUND: "no existe",
-    Status.INVALID: "formato inválido",
-    Status.ERROR: "error",
-    Status.UNCHECKED: "sin consultar",
-}
-STATUS_STYLES: Mapping[Status, str] = {
-    Status.VALID: "green",
-    Status.NOT_FOUND: "yellow",
-    Status.INVALID: "red",
-    Status.ERROR: "bold red",
-    Status.UNCHECKED: "dim",
-}
-ORIGIN_LABELS: Mapping[Origin, str] = {
-    Origin.API: "APIMIGO",
-    Origin.CACHE: "caché (respuesta anterior de APIMIGO)",
-    Origin.LOCAL: "validación local (sin consulta)",
-    Origin.PADRON: "padrón reducido de SUNAT (copia local, sin costo)",
-}
-#: APIMIGO's placeholder for an address part that does not apply.
-_EMPTY = frozenset({"", "-"})
-#: APIMIGO's address parts, in its order, as the card's "Desglose" names them;
-#: pairs read as one value. The full address already holds them: one line is enough.
-_ADDRESS_PARTS: Sequence[tuple[str, tuple[str, ...]]] = (
-    ("vía", ("tipo_de_via", "nombre_de_via")),
-    ("nro.", ("numero",)),
-    ("int.", ("interior",)),
-    ("mza.", ("manzana",)),
-    ("lote", ("lote",)),
-    ("dpto.", ("dpto",)),
-    ("km", ("kilometro",)),
-    ("zona", ("codigo_de_zona", "tipo_de_zona")),
-)
-#: Fields the card shows in its own way (or not at all: ``direccion`` contains
-#: ``direccion_simple``); any other key APIMIGO sends gets a row of its own.
-_SHOWN = frozenset(
-    {
-        "success",
-        "ruc",
-        "nombre_o_razon_social",
-        "estado_del_contribuyente",
-        "condicion_de_domicilio",
-        "direccion",
-        "direccion_simple",
-        "ubigeo",
-        "distrito",
-        "provincia",
-        "departamento",
-        "actualizado_en",
-    }
-    | {key for _, keys in _ADDRESS_PARTS for key in keys}
-)
 _RUC_WIDTH = 11
 #: Below this many columns for the razón social, the table drops a column.
 _MIN_NAME_WIDTH = 16
@@ -117,87 +75,16 @@ _MIN_NAME_WIDTH = 16
 _ADDRESS_FROM_WIDTH = 120
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
-
-
-def state_style(value: Any) -> str:
-    """ACTIVO green; a baja red; anything else (suspensión...) yellow."""
-    state = upstream_label(value)
-    if state == "ACTIVO":
-        return "green"
-    return "red" if state.startswith("BAJA") else "yellow"
-
-
-def condition_style(value: Any) -> str:
-    """HABIDO green; NO HABIDO red; anything else (NO HALLADO, PENDIENTE...) yellow."""
-    condition = upstream_label(value)
-    if condition == "HABIDO":
-        return "green"
-    return "red" if condition == "NO HABIDO" else "yellow"
-
-
 def _fit(result: RucResult) -> Text:
     return Text("sí", style="bold green") if result.billable else Text("no", style="bold red")
-
-
-def _when(stamp: str) -> str:
-    """``2025-06-01T10:00:00-05:00`` → ``2025-06-01 10:00:00 -05:00``: ISO, easier on the eye."""
-    if len(stamp) > 19 and stamp[10:11] == "T":
-        return f"{stamp[:10]} {stamp[11:19]} {stamp[19:]}".rstrip()
-    return stamp.replace("T", " ", 1)
 
 
 # -- one RUC: a card ------------------------------------------------------------------------
 
 
 def _card_rows(result: RucResult) -> Iterable[tuple[str, Text]]:
-    data = result.data
-    if result.status is not Status.VALID:
-        status = result.status
-        yield "Consulta", Text(STATUS_LABELS[status], style=STATUS_STYLES[status])
-        if result.reason:
-            yield "Motivo", Text(result.reason)
-        yield "Apto para facturar", _fit(result)
-        yield from _change(result)
-    else:
-        yield "Razón social", Text(_text(data.get("nombre_o_razon_social")), style="bold")
-        state, condition = data.get("estado_del_contribuyente"), data.get("condicion_de_domicilio")
-        yield "Estado", Text(_text(state), style=state_style(state))
-        yield "Condición", Text(_text(condition), style=condition_style(condition))
-        yield "Apto para facturar", _fit(result)
-        yield from _change(result)
-        address = _text(data.get("direccion")) or _text(data.get("direccion_simple"))
-        if address not in _EMPTY:
-            yield "Dirección", Text(address)
-        parts = []
-        for label, keys in _ADDRESS_PARTS:
-            value = " ".join(v for v in (_text(data.get(k)) for k in keys) if v not in _EMPTY)
-            if value:
-                parts.append(f"{label} {value}")
-        if parts:
-            yield "Desglose", Text(" · ".join(parts), style="dim")
-        for label, key in (
-            ("Ubigeo", "ubigeo"),
-            ("Distrito", "distrito"),
-            ("Provincia", "provincia"),
-            ("Departamento", "departamento"),
-        ):
-            if _text(data.get(key)) not in _EMPTY:
-                yield label, Text(_text(data.get(key)))
-        for key, value in data.items():
-            if key not in _SHOWN and _text(value) not in _EMPTY:
-                yield key.replace("_", " ").capitalize(), Text(_text(value))
-        if _text(data.get("actualizado_en")):
-            yield "Actualizado en", Text(_when(_text(data.get("actualizado_en"))))
-    yield "Consultado en", Text(_when(result.queried_at))
-    yield "Origen", Text(ORIGIN_LABELS[result.origin])
-
-
-def _change(result: RucResult) -> Iterable[tuple[str, Text]]:
-    """``cambio`` (SPEC §8), when the history has one for this row."""
-    if result.change:
-        yield "Cambio", Text(result.change, style="bold yellow")
+    for label, value, style in card_fields(result):
+        yield label, Text(value, style=style)
 
 
 def ruc_card(result: RucResult) -> Panel:
@@ -596,8 +483,19 @@ def padron_info_lines(info: PadronInfo, today: date) -> Iterator[Text]:
     yield Text.assemble(("Importado: ", "bold"), imported)
 
 
-def padron_update_lines(info: PadronInfo, downloaded: Downloaded | None) -> Iterator[Text]:
+def padron_update_lines(
+    info: PadronInfo, downloaded: Downloaded | None, *, unchanged: bool = False
+) -> Iterator[Text]:
     """What ``migo padron actualizar`` did, in two or three lines."""
+    if unchanged:
+        yield Text.assemble(
+            ("Padrón sin cambios: ", "bold green"),
+            "SUNAT indica que el archivo no cambió desde la última descarga (HTTP 304); "
+            "no se descargó ni se reindexó nada. Sigue vigente el índice del "
+            f"{info.fecha.isoformat()} con {format_number(info.filas)} RUC",
+        )
+        yield Text(f"Índice: {info.ruta} ({format_bytes(info.bytes)})")
+        return
     if downloaded is not None:
         resumed = (
             f", continuada desde {format_bytes(downloaded.resumed_at)}"

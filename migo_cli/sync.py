@@ -28,6 +28,12 @@ How it works, and what follows from it:
   as a Django async view does, or call ``Migo`` through ``asyncio.to_thread``.
 * ``close()`` (or the ``with`` block) closes the client, a cache it opened and
   the thread. A ``Migo`` never closed is closed when the interpreter exits.
+* ``fuente`` (default ``MIGO_FUENTE``, then the config file, then ``api``), as
+  ``--fuente``: with ``"padron"`` the RUC lookups are answered by the local
+  padrón alone, with no token and no HTTP (a Celery task that must cost
+  nothing); with ``"auto"``, the padrón first and APIMIGO only for the RUCs it
+  does not hold. ``PadronMissingError`` on first use when no padrón is built
+  (``migo padron actualizar``); ``padron_dir`` defaults to ``MIGO_PADRON_DIR``.
 """
 
 from __future__ import annotations
@@ -52,10 +58,21 @@ from migo_cli.config import (
     Timeout,
     resolve_base_url,
     resolve_dialect,
+    resolve_source,
     resolve_token,
 )
 from migo_cli.dialects import Dialect
-from migo_cli.models import AccountInfo, DniResult, ExchangeRate, LegalRepresentatives, RucResult
+from migo_cli.exceptions import UsageError
+from migo_cli.models import (
+    AccountInfo,
+    DniResult,
+    ExchangeRate,
+    LegalRepresentatives,
+    RucResult,
+    Source,
+)
+from migo_cli.padron.lookup import PadronLookup
+from migo_cli.padron.store import PadronIndex
 from migo_cli.settle import LookupSummary
 
 __all__ = ["Migo", "MigoSync"]
@@ -85,30 +102,58 @@ def _no_running_loop() -> None:
 
 
 class _Runner(LoopThread):
-    """The loop thread and the client living on it (kept apart from ``Migo`` for finalize)."""
+    """The loop thread and the client living on it (kept apart from ``Migo`` for finalize).
 
-    def __init__(self, settings: dict[str, Any], cache: ResultCache | Path | None) -> None:
+    ``client`` is None with ``fuente`` ``padron``; ``lookup`` answers the RUC
+    lookups: the client, or the padrón first (``PadronLookup``).
+    """
+
+    def __init__(
+        self,
+        settings: dict[str, Any],
+        cache: ResultCache | Path | None,
+        source: Source = Source.API,
+        padron_dir: Path | None = None,
+    ) -> None:
         self.pid = os.getpid()
         super().__init__("migo-sync")
         self.owned_cache: ResultCache | None = None
         self.cache = cache if isinstance(cache, ResultCache) else None
+        self.client: MigoClient | None = None
+        self.index: PadronIndex | None = None
         try:
-            self.client = self.call(self._open(settings, cache))
+            self.lookup: MigoClient | PadronLookup = self.call(
+                self._open(settings, cache, source, padron_dir)
+            )
         except BaseException:
             self.stop(CLOSE_TIMEOUT)
             raise
 
-    async def _open(self, settings: dict[str, Any], cache: ResultCache | Path | None) -> MigoClient:
+    async def _open(
+        self,
+        settings: dict[str, Any],
+        cache: ResultCache | Path | None,
+        source: Source,
+        padron_dir: Path | None,
+    ) -> MigoClient | PadronLookup:
+        if source is not Source.API:  # opened and used on this thread only
+            self.index = PadronIndex.open(padron_dir)
+        if source is Source.PADRON:
+            assert self.index is not None
+            return PadronLookup(self.index)
         if isinstance(cache, Path):  # opened here: every connection to it lives on this thread
             self.owned_cache = self.cache = ResultCache(cache)
         client = MigoClient(cache=self.cache, **settings)
-        return await client.__aenter__()
+        self.client = await client.__aenter__()
+        return self.client if self.index is None else PadronLookup(self.index, self.client)
 
     async def _shutdown(self) -> None:
         client = getattr(self, "client", None)
         if client is not None:
             await client.aclose()
         await self.settle()
+        if self.index is not None:
+            self.index.close()
         if self.owned_cache is not None:
             self.owned_cache.close()
         elif self.cache is not None:
@@ -150,8 +195,9 @@ class Migo:
     ``MIGO_TOKEN``/``MIGO_BASE_URL`` (then the config file), ``api`` to
     ``MIGO_API`` (then the config file, then v1), checked here, at once.
     ``cache`` is a ``ResultCache`` you own (and close), or a directory
-    for one this ``Migo`` opens and closes; None: no cache. See the module
-    docstring for threads, processes and event loops.
+    for one this ``Migo`` opens and closes; None: no cache. ``fuente``
+    ``padron`` needs no token and calls nothing but the RUC lookups; see the
+    module docstring for it, threads, processes and event loops.
     """
 
     def __init__(
@@ -164,9 +210,13 @@ class Migo:
         retry: Retry | None = None,
         cache: ResultCache | str | os.PathLike[str] | None = None,
         api: Dialect | str | None = None,
+        fuente: Source | str | None = None,
+        padron_dir: str | os.PathLike[str] | None = None,
     ) -> None:
+        self.fuente = resolve_source(fuente)
+        self._padron_dir = None if padron_dir is None else Path(padron_dir).expanduser()
         self._settings: dict[str, Any] = {
-            "token": resolve_token(token),
+            "token": None if self.fuente is Source.PADRON else resolve_token(token),
             "base_url": resolve_base_url(base_url),
             "api": resolve_dialect(api),
             "limits": limits,
@@ -181,7 +231,7 @@ class Migo:
         self._finalizer = weakref.finalize(self, self._holder.close)
 
     def __repr__(self) -> str:  # the token stays out of reprs, logs and tracebacks
-        return f"Migo(base_url={self.base_url!r})"
+        return f"Migo(base_url={self.base_url!r}, fuente={self.fuente.value!r})"
 
     def __enter__(self) -> Self:
         return self
@@ -213,24 +263,34 @@ class Migo:
             if holder.closed:
                 raise RuntimeError("este Migo ya fue cerrado")
             if holder.runner is None:
-                holder.runner = _Runner(self._settings, self._cache)
+                holder.runner = _Runner(self._settings, self._cache, self.fuente, self._padron_dir)
             return holder.runner
 
     def _call(self, work: Callable[[MigoClient], Coroutine[Any, Any, T]]) -> T:
         runner = self._runner()
+        if runner.client is None:
+            raise UsageError(
+                "con fuente='padron' este Migo solo consulta RUC en el padrón local, "
+                "sin token ni APIMIGO: use fuente='auto' o 'api' para los demás servicios"
+            )
         return runner.call(work(runner.client))
+
+    def _lookup(self, work: Callable[[MigoClient | PadronLookup], Coroutine[Any, Any, T]]) -> T:
+        runner = self._runner()
+        return runner.call(work(runner.lookup))
 
     @property
     def stats(self) -> ClientStats:
         """The client's counters (requests, lookups, retries); zeros before the first call."""
         runner = self._holder.runner
-        return runner.client.stats if runner is not None else ClientStats()
+        client = runner.client if runner is not None else None
+        return client.stats if client is not None else ClientStats()
 
     # -- the lookups: see MigoClient for what each one does -----------------------
 
     def lookup_ruc(self, value: object) -> RucResult:
         """One RUC (``MigoClient.lookup_ruc``)."""
-        return self._call(lambda client: client.lookup_ruc(value))
+        return self._lookup(lambda lookup: lookup.lookup_ruc(value))
 
     def lookup_dni(self, dni: object) -> DniResult:
         """One DNI (``MigoClient.lookup_dni``)."""
@@ -257,7 +317,7 @@ class Migo:
     ) -> LookupSummary:
         """A whole list at once (``MigoClient.lookup_batch``); ``.to_dict()``: the service shape."""
         items = list(values)  # read here, in the caller's thread
-        return self._call(lambda client: client.lookup_batch(items, mode=mode))
+        return self._lookup(lambda lookup: lookup.lookup_batch(items, mode=mode))
 
     def lookup_many(
         self,
@@ -273,7 +333,12 @@ class Migo:
         is still pending.
         """
         runner = self._runner()
-        stream = runner.client.lookup_many(values, mode=mode, ordered=ordered)
+        lookup = runner.lookup
+        stream = (
+            lookup.lookup_many(values, mode=mode, ordered=ordered)
+            if isinstance(lookup, MigoClient)
+            else _results(lookup.stream(values, mode=mode))  # the padrón's: in input order
+        )
         try:
             while (item := runner.call(_next(stream))) is not _END:
                 assert isinstance(item, RucResult)
@@ -284,6 +349,11 @@ class Migo:
 
 #: Another name for ``Migo``, for code that wants to say which one it uses.
 MigoSync = Migo
+
+
+async def _results(stream: AsyncIterator[tuple[int, RucResult]]) -> AsyncIterator[RucResult]:
+    async for _, result in stream:
+        yield result
 
 
 async def _next(stream: AsyncIterator[RucResult]) -> object:

@@ -424,3 +424,30 @@ def test_cron_updates_the_padron_first_with_fuente_auto(
     assert calls[1].startswith("masivo ")
     assert "--refrescar" in calls[1]
     assert logged in log
+
+
+def test_the_demo_padron_answers_all_but_the_new_ruc_and_the_unregistered_one(
+    tmp_path: Path,
+) -> None:
+    """``make demo``'s second half, as it runs it: padrón_demo, actualizar, masivo --fuente auto."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MIGO_")}
+    env |= {
+        "MIGO_PADRON_DIR": str(tmp_path / "padron"),
+        "MIGO_CACHE_DIR": str(tmp_path / "cache"),
+        "MIGO_CONFIG": str(tmp_path / "no-config.toml"),
+    }
+    zipped = tmp_path / "padron_reducido_ruc.zip"
+    auto = ["--fuente", "auto", "--simulado", "-q", "--json-resumen", str(tmp_path / "r.json")]
+    commands = [
+        ["-m", "examples.padron_demo", str(zipped), "--filas", "50"],
+        ["-m", "migo_cli", "padron", "actualizar", "--desde", str(zipped), "-q"],
+        ["-m", "migo_cli", "masivo", "examples/rucs.csv", "-o", str(tmp_path / "r.jsonl"), *auto],
+    ]
+    for command in commands:
+        done = subprocess.run(
+            [sys.executable, *command], env=env, capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+    summary = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    # 20601234565 is "new", 20000000001 is in no padrón: only these two are paid
+    assert (summary["desde_padron"], summary["llamadas_api"]) == (8, 2)

@@ -198,3 +198,31 @@ def test_padron_info_loads_neither_the_network_nor_the_heavy_libraries(
         assert "migo_cli.padron.store" in modules
         unneeded = {"aiohttp", "migo_cli.client", "diskcache", "multiprocessing", "urllib.request"}
         assert not modules & (HEAVY | unneeded), args
+
+
+#: Never loaded by ``consultar R --fuente padron`` answered from the padrón: no event
+#: loop, no Rich where stdout is not a terminal (migo_cli.card), no stdnum for a good
+#: RUC (migo_cli.ruc), none of a build's zipfile/hashlib (benchmarks, figure 14).
+NOT_FOR_A_PADRON_ANSWER = frozenset(
+    {"asyncio", "rich", "stdnum", "ssl", "zipfile", "hashlib", "decimal", "migo_cli.settle"}
+)
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_consultar_from_the_padron_loads_sqlite_and_nothing_else_heavy(
+    child_env: dict[str, str], tmp_path: Path, as_json: bool
+) -> None:
+    from migo_cli.padron.store import build_index
+    from migo_cli.simulator.padron import write_padron
+
+    source = write_padron(tmp_path / "padron.txt", rucs=[RUC_ACTIVO_HABIDO]).path
+    build_index(source, tmp_path / "padron")
+    child_env["MIGO_PADRON_DIR"] = str(tmp_path / "padron")
+    args = ("consultar", RUC_ACTIVO_HABIDO, "--fuente", "padron", *(["--json"] * as_json))
+    modules = loaded(child_env, *args)
+    assert {"sqlite3", "migo_cli.padron.lookup", "migo_cli.history"} <= modules
+    assert ("migo_cli.card" in modules) is not as_json
+    unneeded = packages(modules) & NOT_FOR_A_PADRON_ANSWER | modules & NOT_FOR_A_PADRON_ANSWER
+    assert not unneeded, args
+    assert not modules & (HEAVY | NETWORK), args
+    assert list((tmp_path / "cache").glob("historial*.sqlite3")), "the answer was not recorded"

@@ -354,3 +354,52 @@ def test_sync_facade_inherited_by_a_forked_worker(sim: SimulatorThread) -> None:
         assert os.waitstatus_to_exitcode(status) == 0
         assert migo.lookup_ruc(RUC_ACTIVO_HABIDO).status is Status.VALID  # the parent's still works
     assert sim.stats.lookup_requests == 3  # no cache here: the parent asked twice
+
+
+def test_sync_from_the_padron_needs_no_token_and_calls_nothing(
+    env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Celery task that must cost nothing: ``Migo(fuente="padron")``."""
+    from migo_cli.exceptions import PadronMissingError, UsageError
+    from migo_cli.padron.store import build_index
+    from migo_cli.simulator.padron import write_padron
+
+    held, absent = make_rucs(5, start=61_000), make_rucs(1, start=900_000)[0]
+    with (
+        Migo(fuente="padron", padron_dir=tmp_path / "none") as migo,
+        pytest.raises(PadronMissingError),
+    ):
+        migo.lookup_ruc(held[0])
+    build_index(
+        write_padron(tmp_path / "p.txt", rucs=held, not_found_share=0.0).path, tmp_path / "padron"
+    )
+    monkeypatch.setenv("MIGO_FUENTE", "padron")  # as the CLI: the environment chooses
+    monkeypatch.setenv("MIGO_PADRON_DIR", str(tmp_path / "padron"))
+    with Migo() as migo:
+        assert migo.fuente.value == "padron"
+        one = migo.lookup_ruc(held[0])
+        assert (one.status.value, one.origin) == ("valido", Origin.PADRON)
+        results = migo.lookup_batch([*held, absent, "123"]).results
+        assert [r.origin for r in results] == [Origin.PADRON] * 6 + [Origin.LOCAL]
+        assert results[5].reason.startswith("no figura en el padrón")
+        assert [r.ruc for r in migo.lookup_many([absent, held[1]])] == [absent, held[1]]
+        with pytest.raises(UsageError, match="fuente='padron'"):
+            migo.account()
+        assert migo.stats.lookup_requests == 0
+
+
+def test_sync_auto_pays_only_for_what_the_padron_lacks(
+    env: Path, sim: SimulatorThread, tmp_path: Path
+) -> None:
+    from migo_cli.padron.store import build_index
+    from migo_cli.simulator.padron import write_padron
+
+    held, late = make_rucs(5, start=61_000), make_rucs(2, start=900_000)
+    build_index(
+        write_padron(tmp_path / "p.txt", rucs=held, not_found_share=0.0).path, tmp_path / "padron"
+    )
+    with Migo(TOKEN, base_url=sim.base_url, fuente="auto", padron_dir=tmp_path / "padron") as migo:
+        results = migo.lookup_batch([*held, *late]).results
+        assert [r.origin for r in results] == [Origin.PADRON] * 5 + [Origin.API] * 2
+        assert migo.stats.lookup_requests == len(late)
+        assert migo.account().data["consultas_realizadas"] == len(late)  # APIMIGO counted 2

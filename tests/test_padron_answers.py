@@ -169,17 +169,25 @@ def test_masivo_auto_pays_exactly_for_what_the_padron_lacks(
 
 
 def test_dry_run_with_auto_counts_only_what_would_be_paid(padron: Path, env: Path) -> None:
-    source = write_input(env / "in.csv", [*RUCS[:20], "123"])
+    bad = ["123", "2010003814X", RUCS[0][:-1] + str((int(RUCS[0][-1]) + 1) % 10)]
+    source = write_input(env / "in.csv", [*RUCS[:20], *bad])
     code, _, err = migo(
         "masivo", str(source), "--fuente", "auto", "--dry-run", "--json-resumen", "d.json"
     )  # no token: nothing is sent
     assert code == 0, err
-    assert "Consultas pagadas que haría esta ejecución: 6" in " ".join(err.split())
+    said = " ".join(err.split())
+    assert "Consultas pagadas que haría esta ejecución: 6" in said
+    assert "(23 RUC distintos, 3 con formato inválido;" in said  # was "0 con formato inválido"
     summary = json.loads((env / "d.json").read_text(encoding="utf-8"))
     assert summary["llamadas_estimadas"] == len(LATE)
-    code, _, err = migo("masivo", str(source), "--fuente", "padron", "--dry-run")
-    assert code == 0
-    assert "haría esta ejecución: 0" in " ".join(err.split())
+    assert (summary["unicos"], summary["formato_invalido"]) == (23, 3)
+    for fuente in ("padron", "api"):
+        code, _, err = migo("masivo", str(source), "--fuente", fuente, "--dry-run")
+        assert code == 0, err
+        paid = 0 if fuente == "padron" else 20
+        assert f"haría esta ejecución: {paid} (23 RUC distintos, 3 con formato inválido;" in (
+            " ".join(err.split())
+        )
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ import pytest
 
 from migo_cli.exceptions import PadronError, PadronMissingError
 from migo_cli.padron.download import ATTEMPTS, download
-from migo_cli.padron.store import PadronIndex
+from migo_cli.padron.store import INDEX_FILE, PadronIndex
 from migo_cli.padron.update import DOWNLOAD_DIR, update_padron
 from migo_cli.simulator import make_rucs
 from migo_cli.simulator.padron import write_padron
@@ -38,6 +38,7 @@ class PadronServer(http.server.ThreadingHTTPServer):
         self.cut_after = 0
         self.cuts = 0
         self.etag = ETAG
+        self.honours_conditionals = True
         self.requests: list[dict[str, str]] = []
 
     @property
@@ -54,6 +55,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         server.requests.append(dict(self.headers))
         payload = server.payload
         start = 0
+        if server.honours_conditionals and (
+            self.headers.get("If-None-Match") == server.etag
+            or (
+                "If-None-Match" not in self.headers
+                and self.headers.get("If-Modified-Since") == format_datetime(PUBLISHED, usegmt=True)
+            )
+        ):
+            self.send_response(304)
+            self.send_header("ETag", server.etag)
+            self.end_headers()
+            return
         wanted = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
         if_range = self.headers.get("If-Range")
         if wanted and if_range in (server.etag, format_datetime(PUBLISHED, usegmt=True)):
@@ -124,7 +136,8 @@ def test_a_cut_download_is_resumed_by_the_rerun(
     assert update.info.fecha == date(2025, 3, 14)  # Last-Modified, in Lima
     with PadronIndex.open(directory) as index:
         assert index.info.filas == update.info.filas > 2000
-    assert list((directory / DOWNLOAD_DIR).iterdir()) == []  # the zip goes once indexed
+    # the zip goes once indexed; what the server said about it stays, for the next run
+    assert [p.name for p in (directory / DOWNLOAD_DIR).iterdir()] == ["origen.json"]
 
 
 def test_a_dropped_connection_is_resumed_within_the_run(
@@ -175,3 +188,64 @@ class _NotFound(_Handler):
 def test_only_http_urls_are_downloaded(tmp_path: Path) -> None:
     with pytest.raises(PadronError, match="no es una URL http"):
         download("file:///etc/passwd", tmp_path / "p.zip")
+
+
+def test_a_rerun_asks_whether_the_file_changed_and_skips_when_it_did_not(
+    server: PadronServer, padron_zip: bytes, tmp_path: Path
+) -> None:
+    directory = tmp_path / "padron"
+    first = update_padron(server.url, directory)
+    assert "If-None-Match" not in server.requests[0]  # no index yet: nothing to compare
+    index = directory / INDEX_FILE
+    inode = index.stat().st_ino
+
+    again = update_padron(server.url, directory)
+
+    asked = server.requests[-1]
+    assert asked["If-None-Match"] == ETAG
+    assert asked["If-Modified-Since"] == format_datetime(PUBLISHED, usegmt=True)
+    assert again.unchanged
+    assert again.downloaded is None
+    assert again.info == first.info
+    assert index.stat().st_ino == inode  # the same file: not rebuilt
+    assert not list((directory / DOWNLOAD_DIR).glob("*.zip*"))
+
+    server.etag = '"padron-v2"'  # SUNAT publishes a new file: downloaded and indexed again
+    changed = update_padron(server.url, directory)
+    assert not changed.unchanged
+    assert changed.downloaded is not None
+    assert changed.downloaded.size == len(padron_zip)
+    assert index.stat().st_ino != inode  # replaced by a new build
+
+
+def test_no_conditional_request_for_an_index_built_from_something_else(
+    server: PadronServer, padron_zip: bytes, tmp_path: Path
+) -> None:
+    directory = tmp_path / "padron"
+    update_padron(server.url, directory)
+    local = tmp_path / "local.zip"
+    local.write_bytes(padron_zip)
+    update_padron(str(local), directory)  # the live index now comes from a local file
+
+    update = update_padron(server.url, directory)
+
+    assert "If-None-Match" not in server.requests[-1]
+    assert not update.unchanged
+    assert update.info.fuente == server.url
+
+
+def test_actualizar_says_when_sunat_answers_not_modified(
+    server: PadronServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from migo_cli.cli import app
+
+    monkeypatch.setenv("MIGO_PADRON_DIR", str(tmp_path / "padron"))
+    runner = CliRunner()
+    assert runner.invoke(app, ["padron", "actualizar", "--desde", server.url]).exit_code == 0
+    result = runner.invoke(app, ["padron", "actualizar", "--desde", server.url])
+    assert result.exit_code == 0, result.output
+    assert "Padrón sin cambios" in result.stderr
+    assert "HTTP 304" in result.stderr
+    assert "no se descargó ni se reindexó nada" in " ".join(result.stderr.split())

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from migo_cli.ruc import check_ruc, is_valid_ruc, normalize
+from migo_cli.ruc import RUC_PREFIXES, check_ruc, is_valid_ruc, normalize
 
 GOOD = "20100038146"
 
@@ -86,3 +88,21 @@ def test_check_digit_message_names_the_expected_digit() -> None:
 def test_normalize_only_cleans() -> None:
     assert normalize(" 20-100.038 146 ") == GOOD
     assert normalize("20100038147") == "20100038147"  # cleaned, not judged
+
+
+def test_check_digit_is_python_stdnums() -> None:
+    """migo computes the digit itself (no stdnum import on the happy path): stdnum's, always."""
+    from stdnum.pe import ruc as stdnum_ruc
+
+    from migo_cli.ruc import check_digit
+
+    rng = random.Random(14)
+    for _ in range(20_000):
+        body = f"{rng.choice(RUC_PREFIXES)}{rng.randrange(10**8):08d}"
+        assert check_digit(body) == stdnum_ruc.calc_check_digit(body), body
+        digit = check_digit(body)
+        good, bad = check_ruc(body + digit), check_ruc(body + str((int(digit) + 1) % 10))
+        assert good is not None
+        assert good.valid
+        assert bad is not None
+        assert bad.reason.startswith("dígito verificador"), bad

@@ -35,7 +35,7 @@ from migo_cli.exceptions import PadronError
 if TYPE_CHECKING:
     from migo_cli.progress import StepProgress
 
-__all__ = ["DEFAULT_URL", "Downloaded", "download", "lima_date"]
+__all__ = ["DEFAULT_URL", "Downloaded", "Unchanged", "Validators", "download", "lima_date"]
 
 log = logging.getLogger("migo")
 
@@ -56,6 +56,28 @@ class Downloaded:
     url: str
     last_modified: datetime | None
     resumed_at: int = 0
+    #: The server's validators as it sent them: the next run's ``If-None-Match`` and
+    #: ``If-Modified-Since`` (``Validators``).
+    etag: str | None = None
+    last_modified_header: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Validators:
+    """What the server said about the file the live index was built from, to ask "changed?"."""
+
+    etag: str | None
+    last_modified: str | None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """``If-None-Match`` / ``If-Modified-Since``: a 304 answer means "the same file"."""
+        headers = {}
+        if self.etag:
+            headers["If-None-Match"] = self.etag
+        if self.last_modified:
+            headers["If-Modified-Since"] = self.last_modified
+        return headers
 
 
 def lima_date(moment: datetime) -> date:
@@ -65,6 +87,10 @@ def lima_date(moment: datetime) -> date:
 
 class _Transient(Exception):
     """Worth another attempt (resuming): a dropped connection, a 5xx, a short body."""
+
+
+class Unchanged(Exception):
+    """HTTP 304 to ``download(unless_same=...)``: the server still has that same file."""
 
 
 @dataclass(slots=True)
@@ -123,8 +149,14 @@ def download(
     progress: StepProgress | None = None,
     timeout: float = 60.0,
     attempts: int = ATTEMPTS,
+    unless_same: Validators | None = None,
 ) -> Downloaded:
     """Download ``url`` to ``dest``, resuming what an earlier run or attempt left.
+
+    With ``unless_same`` (the validators of the file the live index came from),
+    a fresh download first asks whether the file changed: ``Unchanged`` when the
+    server answers 304 Not Modified, nothing downloaded. A download left half-way
+    is resumed instead (``If-Range``).
 
     Raises ``PadronError`` when the server refuses (4xx), or when every attempt
     failed; the ``.part`` file stays for the next run to resume.
@@ -154,7 +186,10 @@ def download(
             on=_Transient, attempts=attempts, wait_initial=1.0, wait_max=30.0
         ):
             with attempt:
-                state = _fetch(url, part, state_file, progress, timeout)
+                state = _fetch(url, part, state_file, progress, timeout, unless_same=unless_same)
+    except Unchanged:
+        log.info("el padrón de %s no cambió desde la última descarga (HTTP 304)", url)
+        raise
     except _Transient as exc:
         raise PadronError(
             f"no se pudo descargar el padrón de {url} tras {attempts} intentos: {exc}; "
@@ -172,7 +207,7 @@ def download(
     if modified is not None:
         with contextlib.suppress(OSError):
             os.utime(dest, (modified.timestamp(), modified.timestamp()))
-    return Downloaded(dest, size, url, modified, started_with)
+    return Downloaded(dest, size, url, modified, started_with, state.etag, state.last_modified)
 
 
 def _http_date(value: str | None) -> datetime | None:
@@ -186,7 +221,13 @@ def _http_date(value: str | None) -> datetime | None:
 
 
 def _fetch(
-    url: str, part: Path, state_file: Path, progress: StepProgress, timeout: float
+    url: str,
+    part: Path,
+    state_file: Path,
+    progress: StepProgress,
+    timeout: float,
+    *,
+    unless_same: Validators | None = None,
 ) -> _State:
     """One attempt: ask for what is missing, append or start over; the state it leaves."""
     state = _State.load(state_file, url)
@@ -195,11 +236,15 @@ def _fetch(
     if have and state is not None and state.validator is not None:
         headers["Range"] = f"bytes={have}-"
         headers["If-Range"] = state.validator
+    elif unless_same is not None:
+        headers.update(unless_same.headers)
     request = urllib.request.Request(url, headers=headers)
     try:
         response = urllib.request.urlopen(request, timeout=timeout)  # http(s): see download()
     except urllib.error.HTTPError as exc:
         exc.close()
+        if exc.code == 304 and unless_same is not None and not have:
+            raise Unchanged(url) from exc
         if exc.code == 416 and state is not None and state.total == have:
             return state  # asked for bytes past the end: the file was already whole
         if exc.code == 416:

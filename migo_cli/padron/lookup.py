@@ -29,7 +29,6 @@ when that date is later than the RUC's last entry (see ``HistoryScope.record_man
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import (
@@ -38,6 +37,7 @@ from collections.abc import (
     AsyncIterator,
     Callable,
     Iterable,
+    Iterator,
     Sequence,
 )
 from datetime import date
@@ -59,11 +59,13 @@ from migo_cli.models import (
 from migo_cli.padron.address import LOCATION_FIELDS, location_fields
 from migo_cli.padron.format import FIELDS, PadronRecord
 from migo_cli.ruc import RucCheck, check_ruc
-from migo_cli.settle import LookupSummary, Plan, settle
 
 if TYPE_CHECKING:
+    import asyncio
+
     from migo_cli.client import MigoClient
     from migo_cli.padron.store import PadronIndex, PadronInfo
+    from migo_cli.settle import LookupSummary
 
 __all__ = ["WINDOW", "PadronLookup", "padron_data", "stale_warning"]
 
@@ -160,6 +162,8 @@ class PadronLookup:
         mode: LookupMode = LookupMode.INDIVIDUAL,
     ) -> LookupSummary:
         """``MigoClient.lookup_batch`` with the padrón first: deduped, in order, counted once."""
+        from migo_cli.settle import LookupSummary, Plan, settle
+
         started = time.monotonic()
         if isinstance(values, AsyncIterable):
             values = [value async for value in values]
@@ -199,23 +203,44 @@ class PadronLookup:
             async for item in paid:
                 yield item
             return
+        import asyncio
+
         stop = stop or asyncio.Event()
         clock = Clock()
         async for window in _windows(values):
             if stop.is_set():
                 break
-            answers = self._first([check for _, check in window if check.valid])
-            settled = iter(answers)
-            for position, check in window:
-                if check.valid:
-                    result = next(settled)
-                    assert result is not None  # without a client the padrón answers them all
-                else:
-                    result = RucResult.rejected(check.raw, check.reason, clock.now())
+            for position, result in self._answer(window, clock):
                 if on_result is not None:
                     on_result(result)
                 yield position, result
             await asyncio.sleep(0)  # a window is CPU work: let signals and progress in
+
+    def answer(self, values: Iterable[object]) -> list[RucResult]:
+        """Each non-blank value's answer from the padrón alone, in order, with no event loop.
+
+        For a caller with a few RUCs and no loop to run (``migo consultar --fuente
+        padron``, a Celery task): ``stream`` without a client, minus asyncio's import
+        and loop, which cost more than the lookup itself. With a client (``auto``)
+        the gaps need APIMIGO: use ``stream`` or ``lookup_batch``.
+        """
+        if self.client is not None:
+            raise ValueError("answer() reads the padrón alone; with a client, use stream()")
+        clock = Clock()
+        return [result for window in _chunks(values) for _, result in self._answer(window, clock)]
+
+    def _answer(self, window: _Window, clock: Clock) -> list[tuple[int, RucResult]]:
+        """A window's answers, without a client: the padrón's, or the local check's refusal."""
+        settled = iter(self._first([check for _, check in window if check.valid]))
+        answered: list[tuple[int, RucResult]] = []
+        for position, check in window:
+            if check.valid:
+                result = next(settled)
+                assert result is not None  # without a client the padrón answers them all
+            else:
+                result = RucResult.rejected(check.raw, check.reason, clock.now())
+            answered.append((position, result))
+        return answered
 
     def _first(self, checks: Sequence[RucCheck]) -> list[RucResult | None]:
         """The padrón's answers for well-formed RUCs; None where APIMIGO must be asked.
@@ -261,28 +286,37 @@ class PadronLookup:
                 result.change, result.change_severity = change.text, change.severity
 
 
-async def _windows(values: Iterable[object] | AsyncIterable[object]) -> AsyncIterator[_Window]:
+def _checked(position: int, value: object, window: _Window) -> None:
+    check = value if isinstance(value, RucCheck) else check_ruc(value)
+    if check is not None:
+        window.append((position, check))
+
+
+def _chunks(values: Iterable[object]) -> Iterator[_Window]:
     """The non-blank values, checked (a ``RucCheck`` is taken as is), ``WINDOW`` at a time."""
     window: _Window = []
+    for position, value in enumerate(values):
+        _checked(position, value, window)
+        if len(window) >= WINDOW:
+            yield window
+            window = []
+    if window:
+        yield window
 
-    def add(position: int, value: object) -> None:
-        check = value if isinstance(value, RucCheck) else check_ruc(value)
-        if check is not None:
-            window.append((position, check))
 
-    if isinstance(values, AsyncIterable):
-        position = 0
-        async for value in values:
-            add(position, value)
-            position += 1
-            if len(window) >= WINDOW:
-                yield window
-                window = []
-    else:
-        for position, value in enumerate(values):
-            add(position, value)
-            if len(window) >= WINDOW:
-                yield window
-                window = []
+async def _windows(values: Iterable[object] | AsyncIterable[object]) -> AsyncIterator[_Window]:
+    """``_chunks``, of an async iterable too."""
+    if not isinstance(values, AsyncIterable):
+        for chunk in _chunks(values):
+            yield chunk
+        return
+    window: _Window = []
+    position = 0
+    async for value in values:
+        _checked(position, value, window)
+        position += 1
+        if len(window) >= WINDOW:
+            yield window
+            window = []
     if window:
         yield window

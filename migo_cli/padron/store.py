@@ -29,15 +29,12 @@ That is also why readers open the file ``immutable``: no locks, no journal check
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import itertools
 import logging
 import os
 import sqlite3
 import threading
-import zipfile
-import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -49,7 +46,9 @@ from migo_cli.config import default_padron_dir
 from migo_cli.exceptions import PadronError, PadronMissingError
 from migo_cli.padron.format import ENCODING, FIELDS, HEADER, SEPARATOR, PadronRecord, parse_line
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # zipfile, hashlib: a build's; a lookup (figure 14) loads neither
+    import zipfile
+
     from migo_cli.progress import StepProgress
 
 __all__ = [
@@ -309,6 +308,8 @@ def _unreadable(path: Path, exc: OSError) -> PadronError:
 
 def _locate(path: Path) -> _Text:
     """The source as SUNAT publishes it (a zip holding one text file) or that text file."""
+    import zipfile
+
     try:
         regular = path.is_file()
         is_zip = path.suffix.lower() == ".zip" or (
@@ -342,6 +343,8 @@ def _member(archive: zipfile.ZipFile, path: Path) -> zipfile.ZipInfo:
 
 def _open_text(text: _Text, stack: contextlib.ExitStack[bool | None]) -> IO[bytes]:
     """The text as a binary stream; a zip member's CRC and size are checked at its end."""
+    import zipfile
+
     try:
         raw = stack.enter_context(text.path.open("rb"))
         if text.member is None:
@@ -513,6 +516,9 @@ def _create(path: Path) -> sqlite3.Connection:
 def _index_part(job: _Job, report: Callable[[int], None], tap: _Tap | None = None) -> _Part:
     """Carry out ``job``; ``report`` hears the bytes done, ``tap`` gets the bytes read (a
     source that can be read only once)."""
+    import zipfile
+    import zlib
+
     text, start, end, target = job.text, job.start, job.end, job.target
     part = _Part()
     connection = _create(target)
@@ -544,6 +550,8 @@ class _Tap:
     """The sha256 and size of a source that can be read only once (a pipe), as it is read."""
 
     def __init__(self) -> None:
+        import hashlib
+
         self.sha256 = hashlib.sha256()
         self.size = 0
 
@@ -874,5 +882,7 @@ def _size_of(path: Path) -> int:
 
 
 def _file_sha256(path: Path) -> str:
+    import hashlib
+
     with path.open("rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
