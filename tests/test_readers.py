@@ -8,6 +8,7 @@ import random
 import re
 import subprocess
 import sys
+import warnings
 import zipfile
 from collections.abc import Sequence
 from datetime import datetime
@@ -26,6 +27,7 @@ from tests.conftest import as_plain_user
 RUC = "20100038146"
 RUC2 = "20131312955"
 RUC3 = "10123456789"
+SEED, CASES = 11, 300
 
 # Words that only a Spanish message would carry; every InputError must use one.
 _SPANISH = re.compile(
@@ -249,6 +251,120 @@ def test_csv_excel_separator_hint(tmp_path: Path) -> None:
     for keep_table in (False, True):
         table = read_input(path, keep_table=keep_table)
         assert (table.column, table.values) == ("RUC", [RUC])
+
+
+def test_csv_without_pandas_in_the_plain_read(tmp_path: Path) -> None:
+    """``migo masivo`` on a CSV loads no pandas unless it keeps the table (issue 11)."""
+    path = write_text(tmp_path / "in.csv", f"Nombre;RUC\nA;{RUC}\n")
+    code = (
+        "import sys; from migo_cli.readers import read_input; "
+        f"t = read_input({str(path)!r}); assert t.values == [{RUC!r}], t; "
+        "print('pandas' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'RUC,Nombre\n1,"x"y\n2,x"y"\n3,"1"  \n',  # quotes that do not open or close a field
+        "RUC,Nombre\n1\n\n  \n\t\n2,b,c,d\n,\n",  # short, blank, whitespace-only, long rows
+        'RUC,Nombre\n" ",a\n"",b\n',  # quoted blanks are values
+        "RUC,RUC,,RUC.1,,x\n1,2,3,4,5,6\n",  # pandas' names for repeats and blanks
+        'RUC,Nombre\r\n1,"a\r\nb"\r\n2,"c\rd"\r3,e',  # line ends kept inside quotes
+        "\n \nRUC\n1\n",  # blank lines before the header
+    ],
+)
+def test_csv_rows_as_pandas_read_them(tmp_path: Path, text: str) -> None:
+    path = write_text(tmp_path / "in.csv", text)
+    assert _read_as_now(path, ",") == _read_with_pandas(path, ",")
+
+
+def test_csv_generated_inputs_read_as_pandas_read_them(tmp_path: Path) -> None:
+    """The stdlib reader replaced pandas' C engine: on odd CSVs both must agree."""
+    rng = random.Random(SEED)
+    cells = [RUC, RUC2, "", " ", "x", "2.01E+10", '"a,b"', '"a;b"', '"q""uote"', '"l1\nl2"', '" "']
+    headers = ["RUC", "RUC", "", "Nombre", "Nombre.1", "RUC.1", "ruc cliente", " "]
+    for case in range(CASES):
+        delimiter = rng.choice([",", ";"])
+        end = rng.choice(["\n", "\r\n", "\r"])
+        # When lines end in CR alone, pandas drops a delimiter that opens the line after a
+        # blank one (a bug of its tokenizer, EAT_CRNL_NOP): such files are not generated.
+        blanks = ["", "  ", "\t"] if end != "\r" else []
+        width = rng.randint(1, 4)
+        lines = [delimiter.join(rng.choice(headers) for _ in range(width))]
+        if rng.random() < 0.2:
+            lines[0] = RUC  # a header-less single column
+        for _ in range(rng.randint(0, 6)):
+            roll = rng.random()
+            if roll < 0.1:
+                lines.append(rng.choice([*blanks, '" "', '""', ' " "']))
+            else:
+                n = width if roll < 0.7 else rng.randint(1, width + 2)
+                row = [rng.choice(cells) for _ in range(n)]
+                if end == "\r" and not row[0].strip():
+                    row[0] = "x"
+                lines.append(delimiter.join(row))
+        if rng.random() < 0.05:
+            lines += [f'{RUC}{delimiter}"open', RUC]  # an unclosed quote
+        text = end.join(lines) + (end if rng.random() < 0.8 else "")
+        path = write_text(tmp_path / f"in{case}.csv", text)
+        assert _read_as_now(path, delimiter) == _read_with_pandas(path, delimiter), repr(text)
+
+
+def _read_as_now(path: Path, delimiter: str) -> object:
+    from migo_cli.readers import _parse_delimited
+
+    try:
+        table = _parse_delimited(
+            path, "x", encoding="utf-8", delimiter=delimiter, column=None, keep_table=True
+        )
+    except InputError as exc:
+        message = str(exc)
+        for kind in ("comillas sin cerrar", "campos", "vacío", "columna de RUC"):
+            if kind in message:
+                return kind
+        return message
+    assert table.frame is not None
+    return table.column, table.values, list(table.frame.columns), table.frame.values.tolist()
+
+
+def _read_with_pandas(path: Path, delimiter: str) -> object:
+    """The reader's answer as pandas' C engine gave it (the code before issue 11)."""
+    from migo_cli.readers import _find_column, _is_number
+
+    def parse(**options: Any) -> pd.DataFrame:
+        frame: pd.DataFrame = pd.read_csv(
+            path,
+            sep=delimiter,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            engine="c",
+            index_col=False,
+            **options,
+        )
+        return frame
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            headers = [str(name) for name in parse(nrows=0).columns]
+            index = _find_column(headers, None)
+            if index is None:
+                if len(headers) == 1 and _is_number(headers[0]):
+                    frame = parse(header=None, names=[VALUE_COLUMN])
+                    values = frame[VALUE_COLUMN].tolist()
+                    return None, values, [VALUE_COLUMN], frame.values.tolist()
+                return "columna de RUC"
+            frame = parse(header=0, usecols=list(range(len(headers))))
+    except pd.errors.EmptyDataError:
+        return "vacío"
+    except pd.errors.ParserError as exc:
+        return "comillas sin cerrar" if "EOF inside string" in str(exc) else "campos"
+    values = frame.iloc[:, index].tolist()
+    return headers[index], values, list(frame.columns), frame.values.tolist()
 
 
 def test_uppercase_extension(tmp_path: Path) -> None:
