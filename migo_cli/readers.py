@@ -451,26 +451,7 @@ def _parse_delimited(
     else:
         with source.open(encoding=encoding, newline="") as fh:  # quoted CRLFs kept as they are
             text = fh.read()
-    records = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    rows: list[list[str]] = []
-    lines: list[int] = []  # the physical line each kept row starts on
-    start = last = 1  # the line the next record starts on, the line the last one started on
-    physical: list[str] = []  # the lines as read, split only if a blank-looking row needs it
-    try:
-        for row in records:
-            # pandas skips empty lines and lines of spaces and tabs alone, not '" "'.
-            if row and (len(row) > 1 or row[0].strip(" \t") or _quoted(text, start, physical)):
-                rows.append(row)
-                lines.append(start)
-            last, start = start, records.line_num + 1
-    except csv.Error as exc:
-        raise InputError(
-            f"{label} no es un CSV válido: {_csv_error(str(exc), start)}", path=label
-        ) from exc
-    # Reported where pandas did: after the header's checks, after a wrong row above it.
-    unclosed = last if _unclosed_quote(text, last, delimiter) else None
-    if skip_first:
-        del rows[:1], lines[:1]  # Excel's "sep=;" line
+    rows, lines, unclosed = _csv_rows(text, label, delimiter, skip_first=skip_first)
     if not rows:
         raise _empty_error(label)
 
@@ -480,7 +461,11 @@ def _parse_delimited(
     index = _find_column(headers, column)
     if index is None:
         if column is None and len(headers) == 1 and _is_number(headers[0]):
-            for row, line in zip(rows, lines, strict=True):
+            if lines is None and any(len(row) != 1 for row in rows):  # an error: say where
+                rows, lines, unclosed = _csv_rows(
+                    text, label, delimiter, skip_first=skip_first, exact=True
+                )
+            for row, line in zip(rows, lines or [], strict=False):
                 if len(row) != 1 and line != unclosed:
                     raise InputError(
                         f"{label} no es un CSV válido: la línea {line} tiene {len(row)} campos "
@@ -507,6 +492,50 @@ def _parse_delimited(
         cells = [row[:width] + [""] * (width - len(row)) for row in body]
         frame = pd.DataFrame(cells, columns=headers, dtype=str)
     return InputTable(values, headers[index], label, frame)
+
+
+def _csv_rows(
+    text: str, label: str, delimiter: str, *, skip_first: bool, exact: bool = False
+) -> tuple[list[list[str]], list[int] | None, int | None]:
+    """The rows pandas kept, the line each starts on, and the line of an unclosed quote.
+
+    The common file takes one strict pass at C speed (a strict reader stops at an
+    unclosed quote) without line numbers (None); anything the fast pass cannot
+    settle (a strict-mode complaint, a blank-looking single cell) takes the exact
+    pass, row by row.
+    """
+    if not exact:
+        try:
+            strict = '"' in text
+            rows = list(
+                csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=strict)
+            )
+        except csv.Error:
+            rows = None
+        if rows is not None and all(len(row) != 1 or row[0].strip(" \t") for row in rows if row):
+            kept = [row for row in rows if row]
+            return (kept[1:] if skip_first else kept), None, None
+    records = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows = []
+    lines: list[int] = []  # the physical line each kept row starts on
+    start = last = 1  # the line the next record starts on, the line the last one started on
+    physical: list[str] = []  # the lines as read, split only if a blank-looking row needs it
+    try:
+        for row in records:
+            # pandas skips empty lines and lines of spaces and tabs alone, not '" "'.
+            if row and (len(row) > 1 or row[0].strip(" \t") or _quoted(text, start, physical)):
+                rows.append(row)
+                lines.append(start)
+            last, start = start, records.line_num + 1
+    except csv.Error as exc:
+        raise InputError(
+            f"{label} no es un CSV válido: {_csv_error(str(exc), start)}", path=label
+        ) from exc
+    # Reported where pandas did: after the header's checks, after a wrong row above it.
+    unclosed = last if _unclosed_quote(text, last, delimiter) else None
+    if skip_first:
+        del rows[:1], lines[:1]  # Excel's "sep=;" line
+    return rows, lines, unclosed
 
 
 def _raise_unclosed(label: str, line: int | None) -> None:
