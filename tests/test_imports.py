@@ -155,14 +155,16 @@ def test_masivo_loads_the_reader_and_writer_its_files_need(
     book.save(xlsx)
 
     excel = {"python_calamine", "xlsxwriter"}
-    cases = [
-        (text, "out.jsonl", set(), {"pandas", *excel}),
-        (csv, "out.csv", {"pandas"}, excel),
-        (xlsx, "out.xlsx", excel, {"pandas"}),
+    cases: list[tuple[Path, str, tuple[str, ...], set[str], set[str]]] = [
+        (text, "out.jsonl", (), set(), {"pandas", *excel}),
+        (csv, "out.csv", (), set(), {"pandas", *excel}),  # a CSV is read without pandas
+        (csv, "enriquecido.csv", ("--enriquecer",), {"pandas"}, excel),  # the kept table
+        (xlsx, "out.xlsx", (), excel, {"pandas"}),
     ]
-    for source, output, needed, unneeded in cases:
+    for source, output, extra, needed, unneeded in cases:
         modules = loaded(
-            child_env, *against(sim, "masivo", str(source), "-o", str(tmp_path / output))
+            child_env,
+            *against(sim, "masivo", str(source), "-o", str(tmp_path / output), *extra),
         )
         assert modules >= {"migo_cli.readers", "migo_cli.writers", *needed}, source.name
         assert not modules & {*unneeded, "openpyxl", "aiohttp.web", "migo_cli.simulator"}
