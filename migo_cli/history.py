@@ -225,6 +225,7 @@ class HistoryScope:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._setup()
         self._batch: list[tuple[str, HistoryEntry, asyncio.Future[Change | None]]] = []
+        self._expect_news = False  # the last burst had news: the next likely has too
         self._pending: dict[str, Change] | None = None  # ``pending``'s copy of the table
         self._pending_version = -1
         self._pending_checked = -math.inf
@@ -275,15 +276,21 @@ class HistoryScope:
         A burst with nothing new (most of them, night after night) only reads,
         and takes no lock: each RUC's answer then adds nothing, as if it came
         just before any other process's write the read did not see. Only a burst
-        with news takes the write lock, and reads again under it.
+        with news takes the write lock, and reads again under it; after one,
+        the next burst goes straight to the lock (a first night is all news).
         """
-        known = self._last_of({ruc for ruc, _ in answers})  # a snapshot: no lock taken
-        if not any(_is_news(entry, known.get(ruc), newer_only) for ruc, entry in answers):
-            return [_pending(known.get(ruc)) for ruc, _ in answers]  # most bursts of a night
+        rucs = {ruc for ruc, _ in answers}
+        if not self._expect_news:
+            known = self._last_of(rucs)  # a snapshot: no lock taken
+            if not any(_is_news(entry, known.get(ruc), newer_only) for ruc, entry in answers):
+                return [_pending(known.get(ruc)) for ruc, _ in answers]  # most bursts of a night
         db = self._db
         db.execute("BEGIN IMMEDIATE")  # read-compare-write as one step across processes
         try:
-            known = self._last_of({ruc for ruc, _ in answers})  # again, under the lock
+            known = self._last_of(rucs)  # (again) under the lock
+            self._expect_news = any(
+                _is_news(entry, known.get(ruc), newer_only) for ruc, entry in answers
+            )
             news: dict[str, Change] = {}
             changes = [self._record(ruc, entry, known, news, newer_only) for ruc, entry in answers]
             db.execute("COMMIT")

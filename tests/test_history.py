@@ -277,6 +277,7 @@ def test_a_burst_with_nothing_new_takes_no_write_lock(tmp_path: Path) -> None:
     with apimigo(tmp_path) as store:
         store.record_many([(RUC, entry("2026-11-30", estado_del_contribuyente="BAJA"))])
         store.record_many([(RUC, entry("2026-12-01"))])  # a change, not yet delivered
+        store.record_many([(RUC, entry("2026-12-01"))])  # no news: the next burst reads first
         store._db.execute("PRAGMA busy_timeout = 50")  # a lock wait fails fast, not in 60 s
         other = sqlite3.connect(store.path, isolation_level=None)
         try:
@@ -324,3 +325,17 @@ def test_pending_sees_another_process_change_once_the_copy_is_due(
         assert store.pending(RUC) is None
         store.erase(RUC)
         assert store.pending(RUC) is None
+
+
+def test_a_first_night_reads_each_burst_once(tmp_path: Path) -> None:
+    """All news: after the first burst with news, the next ones go straight to the lock."""
+    rucs = [f"2010003{n:04d}" for n in range(30)]
+    with apimigo(tmp_path) as store:
+        queries: list[str] = []
+        store._db.set_trace_callback(queries.append)
+        for first in range(0, 30, 10):
+            store.record_many([(ruc, entry("2026-11-30")) for ruc in rucs[first : first + 10]])
+        reads = [q for q in queries if q.startswith("SELECT")]
+        assert len(reads) == 4  # the first burst read twice (no lock, then under it)
+        assert queries.count("BEGIN IMMEDIATE") == 3
+        assert all(len(store.timeline(ruc)) == 1 for ruc in rucs)
