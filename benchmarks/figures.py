@@ -44,7 +44,10 @@ from migo_cli.simulator import make_rucs
 from migo_cli.writers import open_writer
 
 T = TypeVar("T")
-IN_PROCESS = "in-process: run_batch with a MigoClient in the bench process"
+IN_PROCESS = (
+    "in-process: run_batch with a MigoClient in the bench process (gc.freeze() around it, "
+    "as `migo masivo` does)"
+)
 CHILD = "whole process: `python -m migo_cli` as a child, spawn to exit"
 GIB = 2**30
 CONCURRENCY = 50

@@ -9,6 +9,7 @@ cache|API → ordered streaming write) with a ``MigoClient`` and a fresh
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import json
 import os
@@ -89,6 +90,7 @@ async def _run_migo(
     mode: LookupMode,
 ) -> MigoRun:
     cache = ResultCache(cache_dir)
+    gc.freeze()  # as `migo masivo` does at its edge (cli._long_lived_objects_frozen)
     try:
         started, cpu = time.perf_counter(), time.process_time()
         async with MigoClient(
@@ -98,6 +100,7 @@ async def _run_migo(
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         return MigoRun(seconds, cpu, report, client.stats.lookup_requests)
     finally:
+        gc.unfreeze()
         cache.close()
 
 

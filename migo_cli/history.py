@@ -117,8 +117,15 @@ class HistoryEntry:
         """The entry for an answer: ``data`` is APIMIGO's fields, None when it does not exist."""
         if data is None:
             return cls(fecha, False)
-        values = {field: _text(data.get(field)) for field, _ in TRACKED}
-        return cls(fecha, True, **values)
+        get = data.get  # one per fresh answer: no dict of keyword arguments built
+        return cls(
+            fecha,
+            True,
+            _text(get("estado_del_contribuyente")),
+            _text(get("condicion_de_domicilio")),
+            _text(get("nombre_o_razon_social")),
+            _text(get("direccion")),
+        )
 
     def values(self) -> tuple[str | None, ...]:
         """The tracked values, in ``_FIELDS`` order."""
