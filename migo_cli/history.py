@@ -341,13 +341,10 @@ class HistoryScope:
             self._db.execute(_INSERT, (ruc, entry.fecha, int(entry.existe), *values_now))
             known[ruc] = (entry.fecha, int(entry.existe), *values_now, None, None)
             return None
-        fecha, existe, *values = last[:-2]
         pending = _pending(last)
-        if newer_only and entry.fecha[:10] <= str(fecha)[:10]:
-            return pending  # older news than what is recorded
-        if bool(existe) == entry.existe and tuple(values) == values_now:
-            return pending  # the common case, and no object built for it
-        change = describe_change(_entry((fecha, existe, *values)), entry)
+        if not _is_news(entry, last, newer_only):  # older, or the same: the common case
+            return pending
+        change = describe_change(_entry(last[:-2]), entry)
         if change is None:  # only case or spacing differ: not news
             return pending
         self._db.execute(_INSERT, (ruc, entry.fecha, int(entry.existe), *values_now))
