@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import itertools
 import json
 import logging
 import random
@@ -897,17 +898,30 @@ def _collection_entries(body: Any) -> dict[str, dict[str, Any]]:
     }
 
 
-async def _enumerate(
-    values: Iterable[object] | AsyncIterable[object],
-) -> AsyncIterator[tuple[int, object]]:
-    if isinstance(values, AsyncIterable):
-        position = 0
-        async for value in values:
-            yield position, value
-            position += 1
-    else:
-        for position, value in enumerate(values):
-            yield position, value
+async def _one_at_a_time(values: AsyncIterable[object]) -> AsyncIterator[list[tuple[int, object]]]:
+    position = 0
+    async for value in values:
+        yield [(position, value)]
+        position += 1
+
+
+async def _runs_of(
+    runs: AsyncIterable[list[tuple[int, object]]], size: int
+) -> AsyncIterator[list[tuple[int, object]]]:
+    batch: list[tuple[int, object]] = []
+    async for run in runs:
+        batch.extend(run)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+async def _slices(values: Iterable[object], size: int) -> AsyncIterator[list[tuple[int, object]]]:
+    numbered = enumerate(values)
+    while run := list(itertools.islice(numbered, size)):
+        yield run
 
 
 # A job: (sequence number, input position, RUC) for each RUC it asks about.
@@ -920,6 +934,49 @@ _DONE = object()
 FirstAnswers = Callable[[Sequence[RucCheck]], Sequence[RucResult | None]]
 #: How many checks ``first`` gets at a time: one batched index query each.
 FIRST_BATCH: Final = 512
+
+
+class _Window:
+    """How many results the feeder may have ahead of the consumer.
+
+    A counter, and a future only while the feeder waits for room. An
+    ``asyncio.Semaphore`` does the same, but costs a coroutine and a scan of
+    its waiters for every value, a visible share of a cached answer's cost.
+    """
+
+    __slots__ = ("ahead", "room", "size")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.ahead = 0
+        self.room: asyncio.Future[None] | None = None
+
+    @property
+    def full(self) -> bool:
+        return self.ahead >= self.size
+
+    def release(self) -> None:
+        self.ahead -= 1
+        if self.room is not None and not self.room.done():
+            self.room.set_result(None)
+
+    async def take(self, ends: asyncio.Event) -> bool:
+        """One place, or False when ``ends`` is set while waiting for one."""
+        while self.full:
+            if ends.is_set():
+                return False
+            room = self.room = asyncio.get_running_loop().create_future()
+            ended = asyncio.ensure_future(ends.wait())
+            either: set[asyncio.Future[Any]] = {room, ended}
+            try:
+                await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                ended.cancel()
+                self.room = None
+        if ends.is_set():
+            return False
+        self.ahead += 1
+        return True
 
 
 class _Stream:
@@ -954,7 +1011,7 @@ class _Stream:
         self.on_result = on_result
         self.workers = client.limits.concurrency
         # The window must hold every job in flight or queued, or the feeder could wait forever.
-        self.window = asyncio.Semaphore(max(window, 2 * (self.workers + 1) * self.chunk))
+        self.window = _Window(max(window, 2 * (self.workers + 1) * self.chunk))
         self.jobs: asyncio.Queue[_Job | None] = asyncio.Queue(maxsize=self.workers)
         self.outbox: asyncio.Queue[_Outgoing | object] = asyncio.Queue()
         self.fatal: FatalAPIError | None = None
@@ -971,43 +1028,32 @@ class _Stream:
         for seq, position, _ in job:
             self.outbox.put_nowait((seq, position, None))
 
-    async def _acquire_window(self) -> bool:
-        """A window permit, or False when the input stops being read while waiting for one."""
-        if not self.window.locked():
-            await self.window.acquire()
-            return True
-        ends = self.ends_feeding
-        acquire = asyncio.ensure_future(self.window.acquire())
-        ended = asyncio.ensure_future(ends.wait())
-        await asyncio.wait({acquire, ended}, return_when=asyncio.FIRST_COMPLETED)
-        ended.cancel()
-        if acquire.done() and not acquire.cancelled():
-            if not ends.is_set():
-                return True
-            self.window.release()
-        acquire.cancel()
-        return False
-
     async def _checks(
         self, values: Iterable[object] | AsyncIterable[object]
-    ) -> AsyncIterator[tuple[int, RucCheck, RucResult | None]]:
-        """Each non-blank value checked, with ``first``'s answer for it (None: ask on)."""
-        batch: list[tuple[int, RucCheck]] = []
-        async for position, value in _enumerate(values):
-            check = value if isinstance(value, RucCheck) else check_ruc(value)
-            if check is None:
-                continue
+    ) -> AsyncIterator[list[tuple[int, RucCheck, RucResult | None]]]:
+        """The non-blank values checked, in runs, each with ``first``'s answer (None: ask on).
+
+        A run is what the source holds at hand: up to ``FIRST_BATCH`` values of an
+        in-memory list (one hop of this generator for many values), one value of
+        an async source (it may be slow: each value goes on as it arrives), unless
+        ``first`` needs a batch to answer it in one query.
+        """
+        if isinstance(values, AsyncIterable):
+            runs: AsyncIterable[list[tuple[int, object]]] = _one_at_a_time(values)
+            if self.first is not None:
+                runs = _runs_of(runs, FIRST_BATCH)
+        else:
+            runs = _slices(values, FIRST_BATCH)
+        async for run in runs:
+            checked: list[tuple[int, RucCheck]] = []
+            for position, value in run:
+                check = value if isinstance(value, RucCheck) else check_ruc(value)
+                if check is not None:
+                    checked.append((position, check))
             if self.first is None:
-                yield position, check, None
-                continue
-            batch.append((position, check))
-            if len(batch) >= FIRST_BATCH:
-                for item in self._answer_first(batch):
-                    yield item
-                batch = []
-        if batch:
-            for item in self._answer_first(batch):
-                yield item
+                yield [(position, check, None) for position, check in checked]
+            elif checked:
+                yield self._answer_first(checked)
 
     def _answer_first(
         self, batch: list[tuple[int, RucCheck]]
@@ -1021,36 +1067,49 @@ class _Stream:
         job: _Job = []
         cache = self.client.cache
         clock = self.client.clock
+        window = self.window
         seq = 0
         try:
-            async for position, check, answered in self._checks(values):
-                if self.ends_feeding.is_set():
+            ended = False
+            async for run in self._checks(values):
+                for position, check, answered in run:
+                    if self.ends_feeding.is_set():
+                        ended = True
+                        break
+                    if window.full:
+                        if job:  # a partial chunk must not wait for its own window
+                            await self.jobs.put(job)
+                            job = []
+                        if not await window.take(self.ends_feeding):
+                            ended = True
+                            break
+                    else:
+                        window.ahead += 1
+                    seq += 1
+                    if not check.valid:
+                        local = RucResult.rejected(check.raw, check.reason, clock.now())
+                        self._emit(seq - 1, position, local)
+                        continue
+                    if answered is not None:
+                        self._emit(seq - 1, position, answered)
+                        continue
+                    cached = cache.get_ruc(check.ruc)
+                    if cached is not None:
+                        self._emit(seq - 1, position, self.client._pending(cached))
+                        continue
+                    if self.halt.is_set():  # after a fatal error: nothing more is paid for
+                        window.release()
+                        seq -= 1
+                        continue
+                    job.append((seq - 1, position, check.ruc))
+                    if len(job) >= self.chunk:
+                        await self.jobs.put(job)
+                        job = []
+                if ended:
                     break
-                if job and self.window.locked():
-                    await self.jobs.put(job)  # a partial chunk must not wait for its own window
-                    job = []
-                if not await self._acquire_window():
-                    break
-                seq += 1
-                if not check.valid:
-                    local = RucResult.rejected(check.raw, check.reason, clock.now())
-                    self._emit(seq - 1, position, local)
-                    continue
-                if answered is not None:
-                    self._emit(seq - 1, position, answered)
-                    continue
-                cached = cache.get_ruc(check.ruc)
-                if cached is not None:
-                    self._emit(seq - 1, position, self.client._pending(cached))
-                    continue
-                if self.halt.is_set():  # after a fatal error: nothing more is paid for
-                    self.window.release()
-                    seq -= 1
-                    continue
-                job.append((seq - 1, position, check.ruc))
-                if len(job) >= self.chunk:
-                    await self.jobs.put(job)
-                    job = []
+                # Let the consumer write what was answered here (cache, padrón, local
+                # checks) before the next run: rows flow, and results die young.
+                await asyncio.sleep(0)
             if job:
                 if self.halt.is_set():
                     self._drop(job)
