@@ -232,10 +232,13 @@ class RucResult:
         Compared after trimming and upper-casing (SPEC §1): APIMIGO passes on
         SUNAT's text as it comes, and a stray space must not block an invoice.
         """
-        return (
-            self.status is Status.VALID
-            and upstream_label(self.data.get("estado_del_contribuyente")) == "ACTIVO"
-            and upstream_label(self.data.get("condicion_de_domicilio")) == "HABIDO"
+        if self.status is not Status.VALID:
+            return False
+        data = self.data
+        state, condition = data.get("estado_del_contribuyente"), data.get("condicion_de_domicilio")
+        # Most answers spell both exactly so: compared as they come before any folding.
+        return (state == "ACTIVO" or upstream_label(state) == "ACTIVO") and (
+            condition == "HABIDO" or upstream_label(condition) == "HABIDO"
         )
 
     @property
