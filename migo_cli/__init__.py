@@ -86,8 +86,9 @@ if TYPE_CHECKING:
         check_dni,
         parse_date,
     )
+    from migo_cli.padron.build import build_index
     from migo_cli.padron.lookup import PadronLookup
-    from migo_cli.padron.store import PadronIndex, PadronInfo, build_index
+    from migo_cli.padron.store import PadronIndex, PadronInfo
     from migo_cli.padron.ubigeo import Place, place_of
     from migo_cli.progress import LogProgress, NullProgress, ProgressReporter, RichProgress
     from migo_cli.readers import InputTable, read_input
@@ -119,7 +120,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "parse_date",
     ),
     "migo_cli.padron.lookup": ("PadronLookup",),
-    "migo_cli.padron.store": ("PadronIndex", "PadronInfo", "build_index"),
+    "migo_cli.padron.build": ("build_index",),
+    "migo_cli.padron.store": ("PadronIndex", "PadronInfo"),
     "migo_cli.padron.ubigeo": ("Place", "place_of"),
     "migo_cli.progress": ("LogProgress", "NullProgress", "ProgressReporter", "RichProgress"),
     "migo_cli.readers": ("InputTable", "read_input"),

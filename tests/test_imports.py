@@ -189,7 +189,7 @@ def test_every_public_name_resolves_to_its_module() -> None:
 def test_padron_info_loads_neither_the_network_nor_the_heavy_libraries(
     child_env: dict[str, str], tmp_path: Path
 ) -> None:
-    from migo_cli.padron.store import build_index
+    from migo_cli.padron.build import build_index
     from migo_cli.simulator.padron import write_padron
 
     source = write_padron(tmp_path / "padron.txt", rucs=[RUC_ACTIVO_HABIDO]).path
@@ -214,7 +214,7 @@ NOT_FOR_A_PADRON_ANSWER = frozenset(
 def test_consultar_from_the_padron_loads_sqlite_and_nothing_else_heavy(
     child_env: dict[str, str], tmp_path: Path, as_json: bool
 ) -> None:
-    from migo_cli.padron.store import build_index
+    from migo_cli.padron.build import build_index
     from migo_cli.simulator.padron import write_padron
 
     source = write_padron(tmp_path / "padron.txt", rucs=[RUC_ACTIVO_HABIDO]).path
