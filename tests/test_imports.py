@@ -204,9 +204,15 @@ def test_padron_info_loads_neither_the_network_nor_the_heavy_libraries(
 
 #: Never loaded by ``consultar R --fuente padron`` answered from the padrón: no event
 #: loop, no Rich where stdout is not a terminal (migo_cli.card), no stdnum for a good
-#: RUC (migo_cli.ruc), none of a build's zipfile/hashlib (benchmarks, figure 14).
+#: RUC (migo_cli.ruc), none of a build's zipfile/hashlib (benchmarks, figure 14); nor
+#: the modules whose dataclasses cost a millisecond each to create and that only a
+#: request (``_tunables``), another service (``answers``) or a build (``padron.build``)
+#: needs.
 NOT_FOR_A_PADRON_ANSWER = frozenset(
-    {"asyncio", "rich", "stdnum", "ssl", "zipfile", "hashlib", "decimal", "migo_cli.settle"}
+    {
+        *("asyncio", "rich", "stdnum", "ssl", "zipfile", "hashlib", "decimal"),
+        *("migo_cli.settle", "migo_cli._tunables", "migo_cli.answers", "migo_cli.padron.build"),
+    }
 )
 
 
