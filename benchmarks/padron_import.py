@@ -21,7 +21,8 @@ from collections.abc import Callable
 from benchmarks.figures import Context
 from benchmarks.report import Check, Figure
 from benchmarks.workload import ChildRun, child_env, migo_entry_point, run_child
-from migo_cli.padron.store import PadronIndex, build_index
+from migo_cli.padron.build import build_index
+from migo_cli.padron.store import PadronIndex
 from migo_cli.simulator.padron import MEMBER_NAME, write_padron
 
 GIB = 2**30

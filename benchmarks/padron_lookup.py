@@ -35,7 +35,7 @@ from benchmarks.whole_process import (
     _timings,
 )
 from benchmarks.workload import ChildRun, child_env, migo_entry_point, run_child, write_csv
-from migo_cli.padron.store import build_index
+from migo_cli.padron.build import build_index
 from migo_cli.simulator import make_rucs
 from migo_cli.simulator.padron import write_padron
 

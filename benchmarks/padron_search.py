@@ -63,6 +63,7 @@ from typing import Any
 
 from benchmarks.figures import Context
 from benchmarks.report import Check, Figure
+from migo_cli.padron.build import build_index
 from migo_cli.padron.format import ENCODING
 from migo_cli.padron.search import (
     CANDIDATES,
@@ -74,7 +75,7 @@ from migo_cli.padron.search import (
     search,
 )
 from migo_cli.padron.search import words as search_words
-from migo_cli.padron.store import INDEX_FILE, PadronIndex, build_index
+from migo_cli.padron.store import INDEX_FILE, PadronIndex
 from migo_cli.simulator.padron import HEADER_LINE, fast_rucs
 
 IN_PROCESS = "in-process: build_search_index / search() on the index file, in the bench process"

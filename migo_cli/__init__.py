@@ -20,7 +20,8 @@ routes), ``client`` (APIMIGO over aiohttp), ``pace``, ``diagnostics`` (``migo di
 ``cache`` (diskcache), ``history`` (each RUC's past answers), ``testing`` (no waits
 in tests), ``readers``/``writers`` (files), ``batch`` (the
 ``masivo`` pipeline), ``progress``, ``simulator``, ``config`` (defaults),
-``exceptions``, ``models`` (every result, DNI and date checks), ``padron`` (SUNAT's
+``exceptions``, ``models`` (RUC results, DNI and date checks), ``answers`` (the DNI,
+representatives, exchange-rate and account answers), ``padron`` (SUNAT's
 padrón reducido kept locally: ``store``, ``lookup`` for ``--fuente``, ``ubigeo``), ``services``
 (``lookup_batch``'s summary), ``sync`` (the synchronous ``Migo``), and ``cli`` (the
 thin command on top), ``background`` (an event loop in a thread, for ``Migo`` and
@@ -67,6 +68,7 @@ from migo_cli.exceptions import (
 
 if TYPE_CHECKING:
     from migo_cli._version import __version__
+    from migo_cli.answers import AccountInfo, DniResult, ExchangeRate, LegalRepresentatives
     from migo_cli.batch import BatchJob, BatchReport, CreditCheck, run_batch
     from migo_cli.cache import CacheInfo, ResultCache
     from migo_cli.client import ClientStats, MigoClient
@@ -76,10 +78,6 @@ if TYPE_CHECKING:
     from migo_cli.history import Change, HistoryEntry, HistoryStore
     from migo_cli.models import (
         OUTPUT_COLUMNS,
-        AccountInfo,
-        DniResult,
-        ExchangeRate,
-        LegalRepresentatives,
         LookupMode,
         Origin,
         RucResult,
@@ -88,8 +86,9 @@ if TYPE_CHECKING:
         check_dni,
         parse_date,
     )
+    from migo_cli.padron.build import build_index
     from migo_cli.padron.lookup import PadronLookup
-    from migo_cli.padron.store import PadronIndex, PadronInfo, build_index
+    from migo_cli.padron.store import PadronIndex, PadronInfo
     from migo_cli.padron.ubigeo import Place, place_of
     from migo_cli.progress import LogProgress, NullProgress, ProgressReporter, RichProgress
     from migo_cli.readers import InputTable, read_input
@@ -102,6 +101,7 @@ if TYPE_CHECKING:
 #: Where each public name lives: its module is imported the first time the name is used.
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "migo_cli._version": ("__version__",),
+    "migo_cli.answers": ("AccountInfo", "DniResult", "ExchangeRate", "LegalRepresentatives"),
     "migo_cli.batch": ("BatchJob", "BatchReport", "CreditCheck", "run_batch"),
     "migo_cli.cache": ("CacheInfo", "ResultCache"),
     "migo_cli.client": ("ClientStats", "MigoClient"),
@@ -111,10 +111,6 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "migo_cli.history": ("Change", "HistoryEntry", "HistoryStore"),
     "migo_cli.models": (
         "OUTPUT_COLUMNS",
-        "AccountInfo",
-        "DniResult",
-        "ExchangeRate",
-        "LegalRepresentatives",
         "LookupMode",
         "Origin",
         "RucResult",
@@ -124,7 +120,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "parse_date",
     ),
     "migo_cli.padron.lookup": ("PadronLookup",),
-    "migo_cli.padron.store": ("PadronIndex", "PadronInfo", "build_index"),
+    "migo_cli.padron.build": ("build_index",),
+    "migo_cli.padron.store": ("PadronIndex", "PadronInfo"),
     "migo_cli.padron.ubigeo": ("Place", "place_of"),
     "migo_cli.progress": ("LogProgress", "NullProgress", "ProgressReporter", "RichProgress"),
     "migo_cli.readers": ("InputTable", "read_input"),

@@ -51,6 +51,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import stamina
 
+from migo_cli.answers import AccountInfo, DniResult, ExchangeRate, LegalRepresentatives
 from migo_cli.cache import CacheScope, ResultCache, cache_scope_for
 from migo_cli.config import (
     COLLECTION_MAX,
@@ -84,11 +85,7 @@ from migo_cli.exceptions import (
 )
 from migo_cli.history import HistoryEntry, HistoryScope, HistoryStore
 from migo_cli.models import (
-    AccountInfo,
     Clock,
-    DniResult,
-    ExchangeRate,
-    LegalRepresentatives,
     LookupMode,
     Origin,
     RucResult,

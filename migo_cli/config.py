@@ -1,13 +1,14 @@
 """Every tunable default, as small frozen value objects (in the spirit of httpx's ``_config``).
 
 The CLI, the library and the tests build on these; a number that shapes behaviour
-(concurrency, pace, retries, timeouts, TTLs) is written here once and nowhere else.
+(concurrency, pace, retries, timeouts, TTLs) is written once, here or in the value
+objects (``Timeout``, ``Limits``, ``Retry``, ``CacheTTL``), which are defined in
+``migo_cli._tunables`` and created the first time one is asked for (``_TUNABLES``).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -15,7 +16,11 @@ from urllib.parse import urlsplit
 from migo_cli.exceptions import ConfigError, InsecureBaseURLError, MissingTokenError
 from migo_cli.models import Source
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # re-exported (``X as X``) for the type checker; at run time, ``__getattr__``
+    from migo_cli._tunables import CacheTTL as CacheTTL  # noqa: PLC0414
+    from migo_cli._tunables import Limits as Limits  # noqa: PLC0414
+    from migo_cli._tunables import Retry as Retry  # noqa: PLC0414
+    from migo_cli._tunables import Timeout as Timeout  # noqa: PLC0414
     from migo_cli.dialects import Dialect
 
 # platformdirs, tomllib, ipaddress and the dialects are imported where they are used:
@@ -40,71 +45,25 @@ SIMULATOR_PORT = 8787
 PADRON_MAX_AGE_DAYS = 7
 #: Shorter "tokens" are not masked: replacing a letter or two would mangle every message.
 MIN_REDACTED = 6
+#: The defaults of ``Timeout.total``, ``Retry.retries`` and ``Limits.concurrency``, which
+#: the CLI's options show without building those classes.
+DEFAULT_TIMEOUT_S = 20.0
+DEFAULT_RETRIES = 3
+DEFAULT_CONCURRENCY = 20
+
+#: ``Timeout``, ``Limits``, ``Retry`` and ``CacheTTL`` live in ``migo_cli._tunables`` and are
+#: read through this module (``__getattr__`` below): creating four frozen dataclasses
+#: costs about 4 ms, which a ``migo consultar`` that never sends a request need not pay
+#: (benchmarks, figure 14). ``from migo_cli.config import Limits`` works as ever.
+_TUNABLES = frozenset({"Timeout", "Limits", "Retry", "CacheTTL"})
 
 
-@dataclass(frozen=True, slots=True)
-class Timeout:
-    """Seconds allowed for one HTTP request (connect is a part of total)."""
+def __getattr__(name: str) -> object:
+    if name in _TUNABLES:
+        from migo_cli import _tunables
 
-    total: float = 20.0
-    connect: float = 10.0
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """How hard migo pushes the API.
-
-    ``rpm`` caps requests per minute (``None``: no cap beyond ``concurrency``);
-    requests are spaced evenly so the cap holds over any one-minute window.
-    """
-
-    concurrency: int = 20
-    rpm: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
-        if self.rpm is not None and self.rpm <= 0:
-            raise ValueError("rpm must be positive")
-
-
-@dataclass(frozen=True, slots=True)
-class Retry:
-    """Retries for transient failures (5xx, timeouts, resets, unreadable bodies).
-
-    ``retries`` counts attempts after the first. 429 answers draw from their own
-    budget (``rate_limit_waits``) so a rate-limit storm cannot fail a RUC by itself
-    before that bound, and their wait comes from ``Retry-After``, not the backoff.
-    """
-
-    retries: int = 3
-    #: A batch stops asking after this many RUCs in a row end in ``error`` with no
-    #: answer between them: the API is down, and each further RUC would only spend
-    #: its retries. Rows left are ``error``; a rerun asks for them.
-    give_up_after: int = 50
-    wait_initial: float = 0.5
-    wait_max: float = 20.0
-    wait_jitter: float = 1.0
-    rate_limit_waits: int = 8
-    default_retry_after: float = 5.0
-    max_retry_after: float = 300.0
-
-    def __post_init__(self) -> None:
-        if self.retries < 0:
-            raise ValueError("retries cannot be negative")
-
-
-@dataclass(frozen=True, slots=True)
-class CacheTTL:
-    """How long answers stay valid in the disk cache, in seconds."""
-
-    valid: float = 24 * 3600.0
-    not_found: float = 24 * 3600.0
-    exchange_today: float = 3 * 3600.0
-    # Past exchange rates never change; a year keeps the cache from growing forever.
-    exchange_past: float = 365 * 24 * 3600.0
-    dni: float = 30 * 24 * 3600.0
-    representatives: float = 24 * 3600.0
+        return getattr(_tunables, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def default_cache_dir() -> Path:

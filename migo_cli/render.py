@@ -18,6 +18,7 @@ from rich.panel import Panel
 from rich.table import Column, Table
 from rich.text import Text
 
+from migo_cli.answers import AccountInfo, DniResult, ExchangeRate, LegalRepresentatives
 from migo_cli.card import (
     STATUS_LABELS,
     STATUS_STYLES,
@@ -32,10 +33,6 @@ from migo_cli.card import (
     readable_stamp as _when,
 )
 from migo_cli.models import (
-    AccountInfo,
-    DniResult,
-    ExchangeRate,
-    LegalRepresentatives,
     RucResult,
     Status,
 )

@@ -49,6 +49,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from migo_cli.answers import AccountInfo, DniResult, ExchangeRate, LegalRepresentatives
 from migo_cli.background import LoopThread
 from migo_cli.cache import ResultCache
 from migo_cli.client import ClientStats, LookupMode, MigoClient
@@ -64,10 +65,6 @@ from migo_cli.config import (
 from migo_cli.dialects import Dialect
 from migo_cli.exceptions import UsageError
 from migo_cli.models import (
-    AccountInfo,
-    DniResult,
-    ExchangeRate,
-    LegalRepresentatives,
     RucResult,
     Source,
 )

@@ -280,3 +280,12 @@ def test_one_rule_masks_the_token_in_messages_logs_and_upstream_text() -> None:
     # A "token" of a letter or two would mangle every word it appears in.
     assert redact("tiempo agotado", "t") == "tiempo agotado"
     assert redact("sin token", None) == "sin token"
+
+
+def test_the_version_is_the_one_importlib_metadata_reads() -> None:
+    from importlib.metadata import version
+
+    from migo_cli import _version
+
+    assert _version.__version__ == version("migo-cli")
+    assert _version._from_dist_info() == _version._from_metadata() == version("migo-cli")

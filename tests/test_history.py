@@ -339,3 +339,42 @@ def test_a_first_night_reads_each_burst_once(tmp_path: Path) -> None:
         assert len(reads) == 4  # the first burst read twice (no lock, then under it)
         assert queries.count("BEGIN IMMEDIATE") == 3
         assert all(len(store.timeline(ruc)) == 1 for ruc in rucs)
+
+
+def test_record_dated_answers_as_record_many_does(tmp_path: Path) -> None:
+    """Padrón answers by their data: first seen, the same date again, a newer one with news."""
+    other = "20131312955"
+    bursts: list[tuple[str, list[tuple[str, dict[str, str] | None]]]] = [
+        ("2026-11-30", [(RUC, DATA), (other, None)]),
+        ("2026-11-30", [(RUC, {**DATA, "condicion_de_domicilio": "NO HABIDO"}), (other, None)]),
+        ("2026-12-01", [(RUC, {**DATA, "condicion_de_domicilio": "NO HABIDO"}), (other, DATA)]),
+        ("2026-12-01", [(RUC, DATA), (other, DATA)]),  # the same padrón again: pending kept
+        ("2026-11-29", [(RUC, DATA)]),  # an older padrón: older news
+    ]
+    with apimigo(tmp_path / "dated") as dated, apimigo(tmp_path / "many") as many:
+        for day, answers in bursts:
+            by_entry = [(ruc, HistoryEntry.of(day, data)) for ruc, data in answers]
+            assert dated.record_dated(day, answers) == many.record_many(by_entry, newer_only=True)
+        for ruc in (RUC, other):
+            assert dated.timeline(ruc) == many.timeline(ruc)
+        assert dated.pending(RUC) is not None
+        assert dated.pending(RUC) == many.pending(RUC)
+
+
+def test_the_same_padron_again_builds_no_entry_and_reads_no_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rucs = [f"2010003{n:04d}" for n in range(20)]
+    with apimigo(tmp_path) as store:
+        store.record_dated("2026-12-01", [(ruc, DATA) for ruc in rucs])
+        store._expect_news = False  # a new night: a new process
+        queries: list[str] = []
+        store._db.set_trace_callback(queries.append)
+
+        def built(*_: object) -> HistoryEntry:
+            raise AssertionError("an entry was built for an answer that cannot be news")
+
+        monkeypatch.setattr(HistoryEntry, "of", built)
+        assert store.record_dated("2026-12-01", [(ruc, DATA) for ruc in rucs]) == [None] * 20
+        assert len(queries) == 1
+        assert "nombre_o_razon_social" not in queries[0]

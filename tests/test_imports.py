@@ -101,6 +101,8 @@ def test_help_and_version_load_nothing_heavy(child_env: dict[str, str], args: tu
     modules = loaded(child_env, *args)
     assert not modules & (HEAVY | NETWORK)
     assert not packages(modules) & NOT_FOR_HELP
+    # the version comes from the dist-info's name (migo_cli._version): not this ~25 ms
+    assert "importlib.metadata" not in modules
 
 
 def test_python_m_migo_cli_help_imports_nothing_heavy(child_env: dict[str, str]) -> None:
@@ -189,7 +191,7 @@ def test_every_public_name_resolves_to_its_module() -> None:
 def test_padron_info_loads_neither_the_network_nor_the_heavy_libraries(
     child_env: dict[str, str], tmp_path: Path
 ) -> None:
-    from migo_cli.padron.store import build_index
+    from migo_cli.padron.build import build_index
     from migo_cli.simulator.padron import write_padron
 
     source = write_padron(tmp_path / "padron.txt", rucs=[RUC_ACTIVO_HABIDO]).path
@@ -204,9 +206,15 @@ def test_padron_info_loads_neither_the_network_nor_the_heavy_libraries(
 
 #: Never loaded by ``consultar R --fuente padron`` answered from the padrón: no event
 #: loop, no Rich where stdout is not a terminal (migo_cli.card), no stdnum for a good
-#: RUC (migo_cli.ruc), none of a build's zipfile/hashlib (benchmarks, figure 14).
+#: RUC (migo_cli.ruc), none of a build's zipfile/hashlib (benchmarks, figure 14); nor
+#: the modules whose dataclasses cost a millisecond each to create and that only a
+#: request (``_tunables``), another service (``answers``) or a build (``padron.build``)
+#: needs.
 NOT_FOR_A_PADRON_ANSWER = frozenset(
-    {"asyncio", "rich", "stdnum", "ssl", "zipfile", "hashlib", "decimal", "migo_cli.settle"}
+    {
+        *("asyncio", "rich", "stdnum", "ssl", "zipfile", "hashlib", "decimal"),
+        *("migo_cli.settle", "migo_cli._tunables", "migo_cli.answers", "migo_cli.padron.build"),
+    }
 )
 
 
@@ -214,7 +222,7 @@ NOT_FOR_A_PADRON_ANSWER = frozenset(
 def test_consultar_from_the_padron_loads_sqlite_and_nothing_else_heavy(
     child_env: dict[str, str], tmp_path: Path, as_json: bool
 ) -> None:
-    from migo_cli.padron.store import build_index
+    from migo_cli.padron.build import build_index
     from migo_cli.simulator.padron import write_padron
 
     source = write_padron(tmp_path / "padron.txt", rucs=[RUC_ACTIVO_HABIDO]).path

@@ -361,7 +361,7 @@ def test_sync_from_the_padron_needs_no_token_and_calls_nothing(
 ) -> None:
     """A Celery task that must cost nothing: ``Migo(fuente="padron")``."""
     from migo_cli.exceptions import PadronMissingError, UsageError
-    from migo_cli.padron.store import build_index
+    from migo_cli.padron.build import build_index
     from migo_cli.simulator.padron import write_padron
 
     held, absent = make_rucs(5, start=61_000), make_rucs(1, start=900_000)[0]
@@ -391,7 +391,7 @@ def test_sync_from_the_padron_needs_no_token_and_calls_nothing(
 def test_sync_auto_pays_only_for_what_the_padron_lacks(
     env: Path, sim: SimulatorThread, tmp_path: Path
 ) -> None:
-    from migo_cli.padron.store import build_index
+    from migo_cli.padron.build import build_index
     from migo_cli.simulator.padron import write_padron
 
     held, late = make_rucs(5, start=61_000), make_rucs(2, start=900_000)

@@ -25,8 +25,9 @@ from migo_cli.diagnostics import Outcome, diagnose
 from migo_cli.exceptions import QuotaExceededError
 from migo_cli.history import APIMIGO_SCOPE, HistoryEntry, HistoryScope, HistoryStore
 from migo_cli.models import UPSTREAM_FIELDS, Origin, RucResult, Status, today_in_lima
+from migo_cli.padron.build import build_index
 from migo_cli.padron.lookup import PadronLookup
-from migo_cli.padron.store import PadronIndex, build_index
+from migo_cli.padron.store import PadronIndex
 from migo_cli.simulator import RUC_ACENTOS, SimulatorConfig, SimulatorThread, ruc_answer
 from migo_cli.simulator.padron import write_padron
 from tests.conftest import TOKEN, make_rucs

@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 
 from migo_cli.cli import app
 from migo_cli.models import today_in_lima
-from migo_cli.padron.store import INDEX_FILE, PadronIndex, build_index
+from migo_cli.padron.build import build_index
+from migo_cli.padron.store import INDEX_FILE, PadronIndex
 from migo_cli.simulator import RUC_ACENTOS, make_rucs
 from migo_cli.simulator.padron import HEADER_LINE, padron_line, write_padron
 

@@ -16,9 +16,10 @@ from migo_cli import render
 from migo_cli.cli import app
 from migo_cli.exceptions import InvalidValueError, PadronMissingError
 from migo_cli.padron import search as search_module
+from migo_cli.padron.build import build_index
 from migo_cli.padron.format import ENCODING
 from migo_cli.padron.search import MAX_LIMIT, SearchHit, search, words
-from migo_cli.padron.store import INDEX_FILE, PadronIndex, build_index
+from migo_cli.padron.store import INDEX_FILE, PadronIndex
 from migo_cli.simulator import make_rucs
 from migo_cli.simulator.padron import HEADER_LINE
 from tests.test_render import text_at

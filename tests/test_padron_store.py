@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from migo_cli.exceptions import PadronError, PadronMissingError
-from migo_cli.padron import store
+from migo_cli.padron import build
+from migo_cli.padron.build import build_index
 from migo_cli.padron.format import FIELDS, HEADER, PadronRecord, parse_line
-from migo_cli.padron.store import INDEX_FILE, LOCK_FILE, PadronIndex, build_index
+from migo_cli.padron.store import INDEX_FILE, LOCK_FILE, PadronIndex
 from migo_cli.simulator import RUC_ACENTOS, RUC_FORMULA, RUC_NO_EXISTE, make_rucs, ruc_answer
 from migo_cli.simulator.padron import (
     HEADER_LINE,
@@ -104,15 +105,15 @@ def test_partitions_cover_every_line_once(tmp_path: Path) -> None:
     path = tmp_path / "p.txt"
     lines = [b"HEADER|\n", *(f"{n:05d}|{'x' * (n % 37)}|\n".encode() for n in range(400))]
     path.write_bytes(b"".join(lines))
-    text = store._locate(path)
+    text = build._locate(path)
     assert text.size is not None
     for parts in (2, 3, 7, 50):
         cuts = [text.size * k // parts for k in range(parts)]
         seen = b""
         for start, end in zip(cuts, [*cuts[1:], None], strict=True):
             with contextlib.ExitStack() as stack:
-                stream = store._open_text(text, stack)
-                seen += b"".join(store._ranged(stream, text, start, end))
+                stream = build._open_text(text, stack)
+                seen += b"".join(build._ranged(stream, text, start, end))
         assert seen == path.read_bytes(), parts
 
 
@@ -120,7 +121,7 @@ def test_partitions_cover_every_line_once(tmp_path: Path) -> None:
 def test_workers_build_the_same_index(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
 ) -> None:
-    monkeypatch.setattr(store, "_MIN_PART_BYTES", 0)  # split even a small file
+    monkeypatch.setattr(build, "_MIN_PART_BYTES", 0)  # split even a small file
     source = tmp_path / f"p{suffix}"
     write_padron(source, count=3000, malformed=0.02, fast=True)
     one = build_index(source, tmp_path / "one", workers=1)
@@ -138,7 +139,7 @@ def test_workers_build_the_same_index(
 def test_repeated_rucs_across_partitions_are_stored_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store, "_MIN_PART_BYTES", 0)
+    monkeypatch.setattr(build, "_MIN_PART_BYTES", 0)
     rucs = make_rucs(40)
     source = tmp_path / "p.txt"
     write_padron(source, rucs=[*rucs, *reversed(rucs)], specials=False)

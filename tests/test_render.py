@@ -148,7 +148,7 @@ def test_upstream_text_is_never_read_as_markup() -> None:
 
 
 def test_the_other_services_tables_show_upstream_text_as_it_came() -> None:
-    from migo_cli.models import AccountInfo, DniResult, ExchangeRate, LegalRepresentatives
+    from migo_cli.answers import AccountInfo, DniResult, ExchangeRate, LegalRepresentatives
 
     odd = "PÉREZ [/] [bold]ÑUÑO[/bold]"  # "[/]" alone was once a Rich markup error
     person = {"nombre": odd, "cargo": "GERENTE", "numero_de_documento": "12345678"}

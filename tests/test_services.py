@@ -21,6 +21,7 @@ import pytest
 from aioresponses import aioresponses
 from typer.testing import CliRunner, Result
 
+from migo_cli.answers import AccountInfo, ExchangeRate
 from migo_cli.cache import ResultCache
 from migo_cli.cli import app
 from migo_cli.client import MigoClient
@@ -34,8 +35,6 @@ from migo_cli.exceptions import (
     ServerError,
 )
 from migo_cli.models import (
-    AccountInfo,
-    ExchangeRate,
     Origin,
     Status,
     check_dni,

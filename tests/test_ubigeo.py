@@ -45,13 +45,35 @@ def test_the_table_names_its_source_and_covers_every_district() -> None:
     assert not set(names) & set("ÁÉÍÓÚÜ")
 
 
-def test_importing_reads_no_table() -> None:
+def test_importing_reads_nothing_and_one_lookup_builds_no_table() -> None:
     code = (
         "import sys, migo_cli.padron.ubigeo as u; "
-        "print(u._table.cache_info().currsize); u.place_of('150101'); "
-        "print(u._table.cache_info().currsize)"
+        "print(u._text.cache_info().currsize, u._rows.cache_info().currsize); "
+        "u.place_of('150101'); "
+        "print(u._text.cache_info().currsize, u._rows.cache_info().currsize)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.split()
-    assert out == ["0", "1"]
+    assert out == ["0", "0", "1", "0"]
+
+
+def test_searching_the_text_and_the_table_agree_on_every_code() -> None:
+    from migo_cli.padron import ubigeo
+
+    rows = ubigeo._rows()
+    assert len(rows) == 1_895
+    assert all(ubigeo._find(code) == row for code, row in rows.items())
+    assert ubigeo._find("999999") is None
+    assert ubigeo._find("AMAZONAS") is None  # a name is not a code
+
+
+def test_many_lookups_go_through_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    import itertools
+
+    from migo_cli.padron import ubigeo
+
+    monkeypatch.setattr(ubigeo, "_asked", itertools.count(ubigeo._SEARCHES))
+    assert place_of("150131") == Place("LIMA", "LIMA", "SAN ISIDRO")
+    assert place_of("999999") is None
+    assert ubigeo._rows.cache_info().currsize == 1

@@ -24,7 +24,7 @@ A padrón row is ``valido`` with APIMIGO's field names in APIMIGO's order,
 ``origen`` ``padron`` and ``consultado_en`` the padrón's date; the place names
 and the composed address come from ``padron.address``, as in the simulator.
 With a history, padrón answers are recorded under the padrón's date, and only
-when that date is later than the RUC's last entry (see ``HistoryScope.record_many``).
+when that date is later than the RUC's last entry (see ``HistoryScope.record_dated``).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from migo_cli.config import PADRON_MAX_AGE_DAYS
 from migo_cli.exceptions import InvalidValueError
-from migo_cli.history import HistoryEntry, HistoryScope
+from migo_cli.history import HistoryScope
 from migo_cli.models import (
     UPSTREAM_FIELDS,
     Clock,
@@ -275,12 +275,8 @@ class PadronLookup:
         history = self.history
         if history is None or not results:
             return
-        stamp = self._stamp
-        answers = [
-            (r.ruc, HistoryEntry.of(stamp, r.data if r.status is Status.VALID else None))
-            for r in results
-        ]
-        changes = history.record_many(answers, newer_only=True)
+        answers = [(r.ruc, r.data if r.status is Status.VALID else None) for r in results]
+        changes = history.record_dated(self._stamp, answers)
         for result, change in zip(results, changes, strict=True):
             if change is not None:
                 result.change, result.change_severity = change.text, change.severity

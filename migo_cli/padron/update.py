@@ -11,6 +11,7 @@ from urllib.parse import unquote, urlsplit
 
 from migo_cli.config import default_padron_dir
 from migo_cli.exceptions import InputError, MigoError
+from migo_cli.padron.build import build_index, build_lock
 from migo_cli.padron.download import (
     DEFAULT_URL,
     Downloaded,
@@ -19,7 +20,7 @@ from migo_cli.padron.download import (
     download,
     lima_date,
 )
-from migo_cli.padron.store import PadronIndex, PadronInfo, build_index, build_lock
+from migo_cli.padron.store import PadronIndex, PadronInfo
 
 if TYPE_CHECKING:
     from migo_cli.progress import StepProgress
