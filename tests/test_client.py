@@ -16,7 +16,7 @@ import pytest
 from aioresponses import CallbackResult, aioresponses
 
 from migo_cli.cache import ResultCache
-from migo_cli.client import LookupMode, MigoClient, parse_retry_after
+from migo_cli.client import FIRST_BATCH, LookupMode, MigoClient, parse_retry_after
 from migo_cli.config import CacheTTL, Limits, Retry
 from migo_cli.exceptions import (
     AccessDeniedError,
@@ -637,6 +637,37 @@ async def test_window_keeps_collection_mode_moving_past_cached_runs(
     assert [r.ruc for r in got] == rucs
     assert got[0].origin is Origin.API
     assert {r.origin for r in got[1:]} == {Origin.CACHE}
+
+
+async def test_answers_from_the_cache_flow_out_while_the_input_is_still_read(
+    no_sleep: None, mocked: aioresponses, tmp_path: Path
+) -> None:
+    """Cached answers reach the consumer run by run, not a whole window (20,000) at a time."""
+    rucs = make_rucs(3 * FIRST_BATCH)
+    mocked.post(RUC_URL, callback=by_ruc(lambda r: CallbackResult(payload=record(r))), repeat=True)
+    read = 0
+
+    def values() -> Iterator[str]:
+        nonlocal read
+        for ruc in rucs:
+            read += 1
+            yield ruc
+
+    with ResultCache(tmp_path / "c") as cache:
+        async with MigoClient(TOKEN, cache=cache) as client:
+            async for _ in client.lookup_many(rucs):
+                pass
+            calls_before = calls(mocked)
+            read_when_first_came: int | None = None
+            got = []
+            async for _, result in client.stream(values()):
+                if read_when_first_came is None:
+                    read_when_first_came = read
+                got.append(result)
+    assert calls(mocked) == calls_before  # every answer came from the cache
+    assert len(got) == len(rucs)
+    assert read_when_first_came is not None
+    assert read_when_first_came <= FIRST_BATCH
 
 
 async def test_a_stream_gives_up_when_ruc_after_ruc_fails(
