@@ -153,7 +153,20 @@ COLUMN_DESCRIPTIONS: Mapping[str, str] = {
     "simulado": "VERDADERO (TRUE): datos inventados por el simulador (--simulado), no de SUNAT.",
 }
 
-_NOT_DATA = frozenset({"success", "ruc"})
+#: APIMIGO fields left out of a row: its envelope, and names the row's own columns
+#: already hold (SPEC §4's come first and win).
+_NOT_DATA = frozenset(
+    {
+        "success",
+        "ruc",
+        "estado_consulta",
+        "motivo",
+        "apto_facturacion",
+        "origen",
+        "consultado_en",
+        "cambio",
+    }
+)
 
 
 def now_iso() -> str:
@@ -264,7 +277,7 @@ class RucResult:
             "cambio": self.change,
         }
         for key, value in self.data.items():
-            if key not in _NOT_DATA and key not in row:
+            if key not in _NOT_DATA:
                 row[key] = value
         return row
 
