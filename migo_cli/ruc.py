@@ -24,6 +24,7 @@ RUC_PREFIXES = ("10", "15", "17", "20")  # python-stdnum's list
 #: --fuente padron`` may take (figure 14). A RUC that fails is explained by stdnum;
 #: tests/test_ruc.py holds this digit to stdnum's.
 _WEIGHTS = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
+_ZEROS = ord("0") * sum(_WEIGHTS)  # the weighted codes of ten '0' characters
 
 # Characters spreadsheets and people put inside numbers: spaces of every width,
 # dashes and dots used as group separators.
@@ -125,6 +126,8 @@ def _normalize(value: object) -> tuple[str, str, str]:
 
 def check_ruc(value: object) -> RucCheck | None:
     """Normalise and validate one input value; ``None`` for a blank cell."""
+    if type(value) is str and len(value) == RUC_LENGTH and value.isdigit() and value.isascii():
+        return RucCheck(value, value, _reject_reason(value))  # the usual cell: nothing to undo
     raw, candidate, reason = _normalize(value)
     if not raw:
         return None
@@ -138,8 +141,12 @@ def check_ruc(value: object) -> RucCheck | None:
 
 
 def check_digit(number: str) -> str:
-    """SUNAT's check digit for the first ten digits of ``number``, as python-stdnum computes it."""
-    total = sum(map(operator.mul, _WEIGHTS, map(int, number[:10])))  # no per-digit frame
+    """SUNAT's check digit for the first ten (ASCII) digits of ``number``, as python-stdnum's.
+
+    Weighs the digits' character codes, then takes off what their '0's add: one
+    C call each, no ``int()`` per digit (a million-row file asks it a million times).
+    """
+    total = sum(map(operator.mul, _WEIGHTS, number[:10].encode("ascii"))) - _ZEROS
     return str((11 - total % 11) % 10)
 
 
