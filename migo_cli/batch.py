@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import math
 import time
-from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -59,8 +60,8 @@ log = logging.getLogger("migo.batch")
 
 ENRICH_SUFFIX = "_migo"
 SIMULATED_COLUMN = "simulado"
-#: Below this many RUCs to look up, the exact count of paid calls (cache reads
-#: included) is worked out before asking the account; above it, only when needed.
+#: Above this many valid RUCs, the credit check asks the account without first
+#: reading the cache for one it lacks (a rerun it fully answers would read them all).
 EXACT_ESTIMATE_MAX = 50_000
 
 
@@ -212,7 +213,7 @@ async def run_batch(
         with output.lock():
             table, plan, report = await _read(job)
             report.output = str(output)
-            if client is not None and asks and job.credit_check is not CreditCheck.OFF:
+            if client is not None and asks and job.credit_check is CreditCheck.STRICT:
                 await _check_credits(client, plan, scope, job, answerer)
             columns = _result_columns(job)
             names = _columns(table, columns) if job.enrich else list(columns)
@@ -227,13 +228,17 @@ async def run_batch(
                 rows = _Rows(
                     table, plan, writer, columns=columns, enrich=job.enrich, simulated=job.simulated
                 )
-                report.settled = await settle(
-                    plan,
-                    _lookup(job, client, answerer, stop),
-                    rows.add,
-                    progress=progress,
-                    stop=stop,
-                )
+                meanwhile: contextlib.AbstractAsyncContextManager[None] = contextlib.nullcontext()
+                if client is not None and asks and job.credit_check is CreditCheck.WARN:
+                    meanwhile = _credits_meanwhile(client, plan, scope, job, answerer, stop=stop)
+                async with meanwhile:
+                    report.settled = await settle(
+                        plan,
+                        _lookup(job, client, answerer, stop),
+                        rows.add,
+                        progress=progress,
+                        stop=stop,
+                    )
                 if client is not None:
                     report.api_calls = client.stats.lookup_requests
                 report.seconds = time.monotonic() - started
@@ -330,18 +335,55 @@ def _estimate_calls(payable: int, mode: LookupMode) -> int:
 
 
 def _payable(
-    plan: Plan, scope: CacheScope | None, answers: Source, padron: PadronLookup | None
+    plan: Plan,
+    scope: CacheScope | None,
+    answers: Source,
+    padron: PadronLookup | None,
+    *,
+    enough: int | None = None,
 ) -> int:
     """Valid RUCs the run would pay for (one credit each): not in the padrón, not cached.
 
     With ``--fuente padron`` nothing is paid; with ``auto`` only what the padrón lacks.
+    With ``enough``, counting (one cache read per RUC) stops once that many are found.
     """
     if answers is Source.PADRON:
         return 0
     rucs = [c.ruc for c in plan.checks if c.valid]
     if answers is Source.AUTO and padron is not None:
         rucs = padron.missing(rucs)
-    return sum(1 for ruc in rucs if scope is None or not scope.has_ruc(ruc))
+    unanswered = (ruc for ruc in rucs if scope is None or not scope.has_ruc(ruc))
+    return sum(1 for _ in itertools.islice(unanswered, enough))
+
+
+@contextlib.asynccontextmanager
+async def _credits_meanwhile(
+    client: MigoClient,
+    plan: Plan,
+    scope: CacheScope | None,
+    job: BatchJob,
+    padron: PadronLookup | None,
+    *,
+    stop: asyncio.Event | None,
+) -> AsyncIterator[None]:
+    """The credit check that only warns, run while the lookups start (not before them).
+
+    ``/account`` is free and does not wait at the first paid request's gate, so its
+    latency overlaps the lone first lookup's instead of adding to it. The warning
+    may then come after the progress bar started; a stopped run does not wait for it.
+    """
+    check = asyncio.create_task(_check_credits(client, plan, scope, job, padron))
+    try:
+        yield
+    except BaseException:
+        check.cancel()
+        await asyncio.wait({check})
+        raise
+    if stop is not None and stop.is_set():
+        check.cancel()
+    await asyncio.wait({check})
+    if not check.cancelled():
+        check.result()  # a warning never raises; a bug must not pass unseen
 
 
 async def _check_credits(
@@ -355,23 +397,23 @@ async def _check_credits(
 
     APIMIGO bills each RUC, in a collection call too, so the need is the
     number of uncached valid RUCs whatever the mode (with ``--fuente auto``, of those
-    the padrón does not hold). ``/account`` is asked
-    once, without retries; when it does not answer, the run goes on.
+    the padrón does not hold). Nothing is asked when nothing will be paid (a rerun
+    the cache answers); ``/account`` is asked once, without retries, and when it
+    does not answer the run goes on. The cache is read as little as the answer
+    allows: until the first RUC it lacks, then in full only when the credits are
+    fewer than the valid RUCs (the upper bound of the need).
     """
     valid = sum(1 for c in plan.checks if c.valid)
-    exact = valid <= EXACT_ESTIMATE_MAX  # else start from an upper bound: no cache reads
-    needed = _payable(plan, scope, job.answers, padron) if exact else valid
-    if needed == 0:
+    if valid <= EXACT_ESTIMATE_MAX and not _payable(plan, scope, job.answers, padron, enough=1):
         return
     credits = await client.remaining_credits()
     if credits is None:
         log.debug("la cuenta no informó sus consultas disponibles; no se comprueba el saldo")
         return
-    if credits < needed and not exact:
-        needed = _payable(plan, scope, job.answers, padron)
+    needed = valid if credits >= valid else _payable(plan, scope, job.answers, padron)
     if credits >= needed:
         log.debug(
-            "consultas disponibles: %s; esta ejecución necesita %s",
+            "consultas disponibles: %s; esta ejecución necesita %s como mucho",
             format_number(credits),
             format_number(needed),
         )
