@@ -55,31 +55,35 @@ class _GroupCommit:
 
     Answers arrive in bursts (one ``epoll`` wake-up hands over many responses);
     one transaction for the burst costs a fraction of one per answer, on the
-    loop's own thread (no lock ping-pong with a writer thread). The burst's
-    first write schedules the commit; ``ResultCache._put_async`` then yields
-    once, and the loop runs callbacks in the order they were scheduled, so the
-    commit has run when the writer resumes: "stored before moving on" holds
-    without a future per answer, and a writer cancelled meanwhile cancels nothing.
+    loop's own thread (no lock ping-pong with a writer thread). Each caller awaits
+    the commit of its write, so "stored before moving on" still holds.
     """
 
     def __init__(self, cache: ResultCache, store: diskcache.Cache) -> None:
         self._cache = cache
         self._store = store
         self._writes: list[_Write] = []
+        self._done: asyncio.Future[None] | None = None
 
-    def submit(self, write: _Write) -> None:
-        if not self._writes:
-            asyncio.get_running_loop().call_soon(self._commit)
+    def submit(self, write: _Write) -> asyncio.Future[None]:
+        if self._done is None:
+            loop = asyncio.get_running_loop()
+            self._done = loop.create_future()
+            loop.call_soon(self._commit)
         self._writes.append(write)
+        return self._done
 
     def _commit(self) -> None:
-        writes, self._writes = self._writes, []
+        writes, done = self._writes, self._done
+        self._writes, self._done = [], None
         try:
             with self._store.transact(retry=True):
                 for key, value, expire, tag in writes:
                     self._store.set(key, value, expire=expire, tag=tag, retry=True)
         except _ERRORS as exc:
             self._cache._failed("guardar", exc)
+        if done is not None and not done.done():
+            done.set_result(None)
 
 
 class ResultCache:
@@ -190,8 +194,8 @@ class ResultCache:
         committer = self._committers.get(loop)
         if committer is None:
             committer = self._committers[loop] = _GroupCommit(self, self._store)
-        committer.submit((key, value, self._expire(expire), tag))
-        await asyncio.sleep(0)  # the commit, scheduled before this task's next step, runs first
+        # The burst's callers share one future: shielded, a caller cancelled cancels only itself.
+        await asyncio.shield(committer.submit((key, value, self._expire(expire), tag)))
 
     def info(self) -> CacheInfo:
         if self._store is None:
