@@ -155,18 +155,7 @@ COLUMN_DESCRIPTIONS: Mapping[str, str] = {
 
 #: APIMIGO fields left out of a row: its envelope, and names the row's own columns
 #: already hold (SPEC §4's come first and win).
-_NOT_DATA = frozenset(
-    {
-        "success",
-        "ruc",
-        "estado_consulta",
-        "motivo",
-        "apto_facturacion",
-        "origen",
-        "consultado_en",
-        "cambio",
-    }
-)
+_NOT_DATA = frozenset({"success", *BASE_COLUMNS})
 
 
 def now_iso() -> str:

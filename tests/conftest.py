@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -63,6 +64,15 @@ def no_sleep() -> Iterator[None]:
     """Backoffs and cool-downs take no time; attempt counts stay those of ``Retry``."""
     with no_waits():
         yield
+
+
+@pytest.fixture
+def restore_migo_logger() -> Iterator[None]:
+    """The CLI points the ``migo`` logger at CliRunner's stderr; put it back afterwards."""
+    logger = logging.getLogger("migo")
+    saved = (list(logger.handlers), logger.propagate, logger.level)
+    yield
+    logger.handlers[:], logger.propagate, logger.level = saved[0], saved[1], saved[2]
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,13 +56,7 @@ class _Rendezvous(Simulator):
         return await super()._serve(request, served)
 
 
-@pytest.fixture(autouse=True)
-def _restore_migo_logger() -> Iterator[None]:
-    """The CLI points the ``migo`` logger at CliRunner's stderr; put it back afterwards."""
-    logger = logging.getLogger("migo")
-    saved = (list(logger.handlers), logger.propagate, logger.level)
-    yield
-    logger.handlers[:], logger.propagate, logger.level = saved[0], saved[1], saved[2]
+pytestmark = pytest.mark.usefixtures("restore_migo_logger")
 
 
 @pytest.fixture

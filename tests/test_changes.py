@@ -8,7 +8,6 @@ changed; a third run, answered from the cache, reports none.
 from __future__ import annotations
 
 import json
-import logging
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,13 +49,7 @@ runner = CliRunner()
 RUCS = [RUC_ACTIVO_HABIDO, RUC_NO_EXISTE, RUC_BAJA_DE_OFICIO, RUC_PERSONA_NATURAL]
 
 
-@pytest.fixture(autouse=True)
-def _restore_migo_logger() -> Iterator[None]:
-    """The CLI points the ``migo`` logger at CliRunner's stderr; put it back afterwards."""
-    logger = logging.getLogger("migo")
-    saved = (list(logger.handlers), logger.propagate, logger.level)
-    yield
-    logger.handlers[:], logger.propagate, logger.level = saved[0], saved[1], saved[2]
+pytestmark = pytest.mark.usefixtures("restore_migo_logger")
 
 
 def _input(directory: Path) -> Path:

@@ -12,7 +12,6 @@ import contextlib
 import csv
 import io
 import json
-import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -52,13 +51,7 @@ runner = CliRunner()
 # -- helpers ---------------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def _restore_migo_logger() -> Iterator[None]:
-    """The CLI points the ``migo`` logger at CliRunner's stderr; put it back afterwards."""
-    logger = logging.getLogger("migo")
-    saved = (list(logger.handlers), logger.propagate, logger.level)
-    yield
-    logger.handlers[:], logger.propagate, logger.level = saved[0], saved[1], saved[2]
+pytestmark = pytest.mark.usefixtures("restore_migo_logger")
 
 
 def masivo(

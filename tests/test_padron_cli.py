@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 
@@ -25,13 +23,7 @@ from migo_cli.simulator.padron import HEADER_LINE, padron_line, write_padron
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def _restore_migo_logger() -> Iterator[None]:
-    """The CLI points the ``migo`` logger at CliRunner's stderr; put it back afterwards."""
-    logger = logging.getLogger("migo")
-    saved = (list(logger.handlers), logger.propagate, logger.level)
-    yield
-    logger.handlers[:], logger.propagate, logger.level = saved[0], saved[1], saved[2]
+pytestmark = pytest.mark.usefixtures("restore_migo_logger")
 
 
 @pytest.fixture

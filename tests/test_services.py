@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -63,13 +62,7 @@ BASE = "https://api.migo.pe"
 PAST = "2024-05-31"
 
 
-@pytest.fixture(autouse=True)
-def _restore_migo_logger() -> Iterator[None]:
-    """The CLI points the ``migo`` logger at CliRunner's stderr; put it back afterwards."""
-    logger = logging.getLogger("migo")
-    saved = (list(logger.handlers), logger.propagate, logger.level)
-    yield
-    logger.handlers[:], logger.propagate, logger.level = saved[0], saved[1], saved[2]
+pytestmark = pytest.mark.usefixtures("restore_migo_logger")
 
 
 def migo(*args: str) -> Result:
