@@ -186,16 +186,17 @@ class ResultCache:
         except _ERRORS as exc:
             self._failed("guardar", exc)
 
-    async def _put_async(self, key: str, value: Any, expire: float, tag: str | None) -> None:
-        """``_put`` from the event loop: committed with the other writes of this loop turn."""
-        if self._store is None:
-            return
+    def _putting(
+        self, key: str, value: Any, expire: float, tag: str | None
+    ) -> asyncio.Future[None]:
+        """``_put`` from the event loop: the future of this turn's group commit, shared by
+        the burst's writers (shield it: a caller cancelled must cancel only itself)."""
+        assert self._store is not None
         loop = asyncio.get_running_loop()
         committer = self._committers.get(loop)
         if committer is None:
             committer = self._committers[loop] = _GroupCommit(self, self._store)
-        # The burst's callers share one future: shielded, a caller cancelled cancels only itself.
-        await asyncio.shield(committer.submit((key, value, self._expire(expire), tag)))
+        return committer.submit((key, value, self._expire(expire), tag))
 
     def info(self) -> CacheInfo:
         if self._store is None:
@@ -260,8 +261,18 @@ class CacheScope:
 
     async def keep_ruc(self, result: RucResult) -> None:
         """``put_ruc`` from async code: returns once committed, without blocking the loop."""
-        if self._cache is not None and result.status in _CACHED:
-            await self._cache._put_async(*self._ruc_write(result))
+        kept = self.keeping_ruc(result)
+        if kept is not None:
+            await asyncio.shield(kept)
+
+    def keeping_ruc(self, result: RucResult) -> asyncio.Future[None] | None:
+        """``keep_ruc`` without the wait: the future of the commit at the end of this
+        loop turn (shared: shield it), or None when there is nothing to keep. Scheduled
+        now, so it commits after any write scheduled earlier in this turn (the history's).
+        """
+        if self._cache is None or self._cache._store is None or result.status not in _CACHED:
+            return None
+        return self._cache._putting(*self._ruc_write(result))
 
     def _ruc_write(self, result: RucResult) -> _Write:
         ttl = self.ttl

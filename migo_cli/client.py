@@ -489,14 +489,25 @@ class MigoClient:
             raise InvalidValueError(f"RUC no válido{shown}")
         return [] if self.history is None else self.history.timeline(check.ruc)
 
-    async def _remember(self, result: RucResult) -> None:
-        """Record a fresh answer in the history (before the cache), then set its ``cambio``."""
-        if self.history is None or result.status not in (Status.VALID, Status.NOT_FOUND):
-            return
-        data = result.data if result.status is Status.VALID else None
-        change = await self.history.keep(result.ruc, HistoryEntry.of(result.queried_at, data))
-        if change is not None:
-            result.change, result.change_severity = change.text, change.severity
+    async def _keep(self, result: RucResult) -> None:
+        """Record a fresh answer in the history, then keep it in the cache; set its ``cambio``.
+
+        Both commits are scheduled in this loop turn, the history's first, and run
+        back to back at its end: one wait for both, and the same bursts for both.
+        If the history fails, the answer is still kept in the cache (it was paid for),
+        and the failure reaches the caller.
+        """
+        noted = None
+        if self.history is not None and result.status in (Status.VALID, Status.NOT_FOUND):
+            data = result.data if result.status is Status.VALID else None
+            noted = self.history.noting(result.ruc, HistoryEntry.of(result.queried_at, data))
+        kept = self.cache.keeping_ruc(result)  # scheduled after the history's, as is its commit
+        if noted is not None:
+            change = await noted
+            if change is not None:
+                result.change, result.change_severity = change.text, change.severity
+        if kept is not None:
+            await asyncio.shield(kept)
 
     def _pending(self, result: RucResult) -> RucResult:
         """Give a row the change not yet shown in a published output, if any."""
@@ -542,8 +553,7 @@ class MigoClient:
     async def _fetch_ruc(self, ruc: str, stopping: Callable[[], bool] | None = None) -> RucResult:
         asked = await self._ask(Operation.RUC, {"ruc": ruc}, _RUC_UNKNOWN, stopping=stopping)
         result = RucResult(ruc, *asked, queried_at=self.clock.now())
-        await self._remember(result)
-        await self.cache.keep_ruc(result)
+        await self._keep(result)
         return result
 
     async def _fetch_collection(
@@ -573,8 +583,7 @@ class MigoClient:
                 reason = _unknown(_RUC_UNKNOWN, entry.get("message"))
                 result = RucResult(ruc, Status.NOT_FOUND, reason, queried_at=answered)
             results.append(result)
-        await asyncio.gather(*(self._remember(result) for result in results))
-        await asyncio.gather(*(self.cache.keep_ruc(result) for result in results))
+        await asyncio.gather(*(self._keep(result) for result in results))
         if missing:
             asked = (self._fetch_ruc(ruc, stopping) for ruc in missing)
             results.extend(await asyncio.gather(*asked))

@@ -394,6 +394,12 @@ class HistoryScope:
         Each caller gets its own change once the burst is committed, so
         "recorded before the cache" still holds for every answer.
         """
+        return await self.noting(ruc, entry)
+
+    def noting(self, ruc: str, entry: HistoryEntry) -> asyncio.Future[Change | None]:
+        """``keep`` without the wait: the future of the change, set once this turn's burst
+        is committed. The commit is scheduled now, so a write scheduled after this call
+        in the same turn (the cache's) is committed after it."""
         import asyncio
 
         loop = asyncio.get_running_loop()
@@ -401,7 +407,7 @@ class HistoryScope:
             loop.call_soon(self._commit_batch)
         done: asyncio.Future[Change | None] = loop.create_future()
         self._batch.append((ruc, entry, done))
-        return await done  # one future each: a caller cancelled cancels no one else
+        return done  # one future each: a caller cancelled cancels no one else
 
     def _commit_batch(self) -> None:
         batch, self._batch = self._batch, []

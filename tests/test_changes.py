@@ -7,6 +7,7 @@ changed; a third run, answered from the cache, reports none.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from migo_cli.batch import BatchReport
 from migo_cli.cache import LOCAL_SCOPE, ResultCache, cache_scope_for
 from migo_cli.cli import app
 from migo_cli.client import MigoClient
-from migo_cli.history import APIMIGO_SCOPE, HistoryEntry, HistoryStore
+from migo_cli.history import APIMIGO_SCOPE, HistoryEntry, HistoryScope, HistoryStore
 from migo_cli.models import RucResult, Status
 from migo_cli.render import summary_table
 from migo_cli.simulator import (
@@ -398,3 +399,41 @@ def test_sin_historial_neither_reports_nor_records_and_the_next_night_still_sees
     news = ws.run(source, ws.root / "con.jsonl", "--refrescar")
     assert news.code == 0, news.err
     assert list(_changes_in(ws.root / "con.jsonl")) == [rucs[3]]
+
+
+async def test_a_fresh_answer_is_recorded_then_cached_in_one_loop_turn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """History and cache commit back to back at the end of the answer's turn, the history
+    first: the worker waits once, not once per store, and both see the same burst."""
+    from migo_cli import cache as cache_module
+
+    commits: list[tuple[str, int]] = []
+    record_many = HistoryScope.record_many
+    group_commit = cache_module._GroupCommit._commit
+
+    def spy_history(self: HistoryScope, answers: Any, **kwargs: Any) -> Any:
+        commits.append(("history", len(answers)))
+        return record_many(self, answers, **kwargs)
+
+    def spy_cache(self: Any) -> None:
+        commits.append(("cache", len(self._writes)))
+        group_commit(self)
+
+    monkeypatch.setattr(HistoryScope, "record_many", spy_history)
+    monkeypatch.setattr(cache_module._GroupCommit, "_commit", spy_cache)
+    answers = [
+        RucResult(RUC_ACTIVO_HABIDO, Status.VALID, "", ruc_answer(RUC_ACTIVO_HABIDO) or {}),
+        RucResult(RUC_NO_EXISTE, Status.NOT_FOUND, "no existe"),
+        RucResult(RUC_BAJA_DE_OFICIO, Status.VALID, "", ruc_answer(RUC_BAJA_DE_OFICIO) or {}),
+    ]
+    with ResultCache(tmp_path) as cache, HistoryStore(tmp_path) as history:
+        client = MigoClient(TOKEN, base_url="http://127.0.0.1:9", cache=cache, history=history)
+        tasks = [asyncio.create_task(client._keep(answer)) for answer in answers]
+        await asyncio.sleep(0)  # each task has handed its answer over; nothing committed yet
+        assert commits == []
+        await asyncio.sleep(0)  # the end of that turn: both stores, history first
+        assert commits == [("history", 3), ("cache", 3)]
+        await asyncio.gather(*tasks)
+        assert all(client.cache.get_ruc(answer.ruc) is not None for answer in answers)
+        assert [len(client.history_of(answer.ruc)) for answer in answers] == [1, 1, 1]
