@@ -289,3 +289,17 @@ def test_the_version_is_the_one_importlib_metadata_reads() -> None:
 
     assert _version.__version__ == version("migo-cli")
     assert _version._from_dist_info() == _version._from_metadata() == version("migo-cli")
+
+
+def test_a_batch_tunes_the_collector_and_gives_it_back() -> None:
+    """``masivo``'s process-wide GC tuning (the CLI's edge, never the library's) is undone."""
+    import gc
+
+    from migo_cli import cli as cli_module
+
+    before = gc.get_threshold()
+    with cli_module._long_lived_objects_frozen():
+        assert gc.get_threshold() == (cli_module.BATCH_GC_THRESHOLD, *before[1:])
+        assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
