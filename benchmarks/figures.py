@@ -45,8 +45,8 @@ from migo_cli.writers import open_writer
 
 T = TypeVar("T")
 IN_PROCESS = (
-    "in-process: run_batch with a MigoClient in the bench process (gc.freeze() around it, "
-    "as `migo masivo` does)"
+    "in-process: run_batch with a MigoClient in the bench process (the collector tuned "
+    "around it as `migo masivo` does: frozen imports, rarer young passes)"
 )
 CHILD = "whole process: `python -m migo_cli` as a child, spawn to exit"
 GIB = 2**30

@@ -9,7 +9,6 @@ cache|API → ordered streaming write) with a ``MigoClient`` and a fresh
 from __future__ import annotations
 
 import asyncio
-import gc
 import importlib
 import json
 import os
@@ -21,6 +20,7 @@ from pathlib import Path
 
 from migo_cli.batch import BatchJob, BatchReport, run_batch
 from migo_cli.cache import ResultCache
+from migo_cli.cli import _long_lived_objects_frozen
 from migo_cli.client import LookupMode, MigoClient
 from migo_cli.config import Limits
 from migo_cli.models import Origin, RucResult, Status, now_iso
@@ -90,18 +90,18 @@ async def _run_migo(
     mode: LookupMode,
 ) -> MigoRun:
     cache = ResultCache(cache_dir)
-    gc.freeze()  # as `migo masivo` does at its edge (cli._long_lived_objects_frozen)
-    try:
-        started, cpu = time.perf_counter(), time.process_time()
-        async with MigoClient(
-            TOKEN, base_url=base_url, limits=Limits(concurrency=concurrency), cache=cache
-        ) as client:
-            report = await run_batch(BatchJob(source, output, mode=mode), client=client)
-        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-        return MigoRun(seconds, cpu, report, client.stats.lookup_requests)
-    finally:
-        gc.unfreeze()
-        cache.close()
+    # The collector as `migo masivo` tunes it at its edge (frozen imports, rarer young passes).
+    with _long_lived_objects_frozen():
+        try:
+            started, cpu = time.perf_counter(), time.process_time()
+            async with MigoClient(
+                TOKEN, base_url=base_url, limits=Limits(concurrency=concurrency), cache=cache
+            ) as client:
+                report = await run_batch(BatchJob(source, output, mode=mode), client=client)
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+            return MigoRun(seconds, cpu, report, client.stats.lookup_requests)
+        finally:
+            cache.close()
 
 
 def run_migo(
