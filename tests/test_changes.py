@@ -437,3 +437,21 @@ async def test_a_fresh_answer_is_recorded_then_cached_in_one_loop_turn(
         await asyncio.gather(*tasks)
         assert all(client.cache.get_ruc(answer.ruc) is not None for answer in answers)
         assert [len(client.history_of(answer.ruc)) for answer in answers] == [1, 1, 1]
+
+
+async def test_a_history_failure_still_leaves_the_paid_answer_in_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer was paid for: a broken history must not make the next run pay again."""
+    import sqlite3
+
+    def broken(self: HistoryScope, answers: Any, **kwargs: Any) -> Any:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(HistoryScope, "record_many", broken)
+    answer = RucResult(RUC_ACTIVO_HABIDO, Status.VALID, "", ruc_answer(RUC_ACTIVO_HABIDO) or {})
+    with ResultCache(tmp_path) as cache, HistoryStore(tmp_path) as history:
+        client = MigoClient(TOKEN, base_url="http://127.0.0.1:9", cache=cache, history=history)
+        with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+            await client._keep(answer)
+        assert client.cache.get_ruc(RUC_ACTIVO_HABIDO) is not None
