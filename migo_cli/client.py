@@ -498,9 +498,11 @@ class MigoClient:
         and the failure reaches the caller.
         """
         noted = None
-        if self.history is not None and result.status in (Status.VALID, Status.NOT_FOUND):
-            data = result.data if result.status is Status.VALID else None
-            noted = self.history.noting(result.ruc, HistoryEntry.of(result.queried_at, data))
+        if self.history is not None:
+            self.history.join_turn()  # even for an answer it does not record: it commits first
+            if result.status in (Status.VALID, Status.NOT_FOUND):
+                data = result.data if result.status is Status.VALID else None
+                noted = self.history.noting(result.ruc, HistoryEntry.of(result.queried_at, data))
         kept = self.cache.keeping_ruc(result)  # scheduled after the history's, as is its commit
         if noted is not None:
             change = await noted

@@ -240,6 +240,7 @@ class HistoryScope:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._setup()
         self._batch: list[tuple[str, HistoryEntry, asyncio.Future[Change | None]]] = []
+        self._turn_scheduled = False  # a commit is scheduled for this loop turn (join_turn)
         self._expect_news = False  # the last burst had news: the next likely has too
         self._pending: dict[str, Change] | None = None  # ``pending``'s copy of the table
         self._pending_version = -1
@@ -398,19 +399,33 @@ class HistoryScope:
 
     def noting(self, ruc: str, entry: HistoryEntry) -> asyncio.Future[Change | None]:
         """``keep`` without the wait: the future of the change, set once this turn's burst
-        is committed. The commit is scheduled now, so a write scheduled after this call
-        in the same turn (the cache's) is committed after it."""
+        is committed (``join_turn``)."""
         import asyncio
 
-        loop = asyncio.get_running_loop()
-        if not self._batch:
-            loop.call_soon(self._commit_batch)
-        done: asyncio.Future[Change | None] = loop.create_future()
+        self.join_turn()
+        done: asyncio.Future[Change | None] = asyncio.get_running_loop().create_future()
         self._batch.append((ruc, entry, done))
         return done  # one future each: a caller cancelled cancels no one else
 
+    def join_turn(self) -> None:
+        """Schedule this loop turn's commit now, if it is not yet.
+
+        Callbacks run in the order they were scheduled: a write another store
+        schedules after this call, in the same turn, commits after the history's.
+        ``MigoClient`` calls it before caching any fresh answer, recorded or not, so
+        that every answer of the turn is recorded before it is cached.
+        """
+        if not self._turn_scheduled:
+            import asyncio
+
+            asyncio.get_running_loop().call_soon(self._commit_batch)
+            self._turn_scheduled = True
+
     def _commit_batch(self) -> None:
+        self._turn_scheduled = False
         batch, self._batch = self._batch, []
+        if not batch:
+            return
         try:
             changes = self.record_many([(ruc, entry) for ruc, entry, _ in batch])
         except Exception as exc:  # each caller sees the failure, as with ``record``

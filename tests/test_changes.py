@@ -455,3 +455,34 @@ async def test_a_history_failure_still_leaves_the_paid_answer_in_the_cache(
         with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
             await client._keep(answer)
         assert client.cache.get_ruc(RUC_ACTIVO_HABIDO) is not None
+
+
+async def test_the_history_commits_first_even_when_a_refused_value_opens_the_turn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 422 (``formato_invalido``) is cached but not recorded: if it is the turn's first
+    answer, the valid answers after it must still reach the history before the cache."""
+    from migo_cli import cache as cache_module
+
+    commits: list[str] = []
+    record_many = HistoryScope.record_many
+    group_commit = cache_module._GroupCommit._commit
+
+    def spy_history(self: HistoryScope, answers: Any, **kwargs: Any) -> Any:
+        commits.append("history")
+        return record_many(self, answers, **kwargs)
+
+    def spy_cache(self: Any) -> None:
+        commits.append("cache")
+        group_commit(self)
+
+    monkeypatch.setattr(HistoryScope, "record_many", spy_history)
+    monkeypatch.setattr(cache_module._GroupCommit, "_commit", spy_cache)
+    refused = RucResult("20100038147", Status.INVALID, "APIMIGO: formato inválido")
+    valid = RucResult(RUC_ACTIVO_HABIDO, Status.VALID, "", ruc_answer(RUC_ACTIVO_HABIDO) or {})
+    with ResultCache(tmp_path) as cache, HistoryStore(tmp_path) as history:
+        client = MigoClient(TOKEN, base_url="http://127.0.0.1:9", cache=cache, history=history)
+        await asyncio.gather(client._keep(refused), client._keep(valid))
+        assert commits == ["history", "cache"]
+        assert len(client.history_of(RUC_ACTIVO_HABIDO)) == 1
+        assert client.cache.get_ruc(refused.ruc) is not None
