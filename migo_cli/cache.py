@@ -188,10 +188,12 @@ class ResultCache:
 
     def _putting(
         self, key: str, value: Any, expire: float, tag: str | None
-    ) -> asyncio.Future[None]:
+    ) -> asyncio.Future[None] | None:
         """``_put`` from the event loop: the future of this turn's group commit, shared by
-        the burst's writers (shield it: a caller cancelled must cancel only itself)."""
-        assert self._store is not None
+        the burst's writers (shield it: a caller cancelled must cancel only itself);
+        None without a store."""
+        if self._store is None:
+            return None
         loop = asyncio.get_running_loop()
         committer = self._committers.get(loop)
         if committer is None:
@@ -270,7 +272,7 @@ class CacheScope:
         loop turn (shared: shield it), or None when there is nothing to keep. Scheduled
         now, so it commits after any write scheduled earlier in this turn (the history's).
         """
-        if self._cache is None or self._cache._store is None or result.status not in _CACHED:
+        if self._cache is None or result.status not in _CACHED:
             return None
         return self._cache._putting(*self._ruc_write(result))
 

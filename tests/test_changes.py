@@ -401,27 +401,33 @@ def test_sin_historial_neither_reports_nor_records_and_the_next_night_still_sees
     assert list(_changes_in(ws.root / "con.jsonl")) == [rucs[3]]
 
 
-async def test_a_fresh_answer_is_recorded_then_cached_in_one_loop_turn(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """History and cache commit back to back at the end of the answer's turn, the history
-    first: the worker waits once, not once per store, and both see the same burst."""
+@pytest.fixture
+def commits(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Each history and cache group commit, in the order they run, with its size."""
     from migo_cli import cache as cache_module
 
-    commits: list[tuple[str, int]] = []
+    log: list[tuple[str, int]] = []
     record_many = HistoryScope.record_many
     group_commit = cache_module._GroupCommit._commit
 
     def spy_history(self: HistoryScope, answers: Any, **kwargs: Any) -> Any:
-        commits.append(("history", len(answers)))
+        log.append(("history", len(answers)))
         return record_many(self, answers, **kwargs)
 
     def spy_cache(self: Any) -> None:
-        commits.append(("cache", len(self._writes)))
+        log.append(("cache", len(self._writes)))
         group_commit(self)
 
     monkeypatch.setattr(HistoryScope, "record_many", spy_history)
     monkeypatch.setattr(cache_module._GroupCommit, "_commit", spy_cache)
+    return log
+
+
+async def test_a_fresh_answer_is_recorded_then_cached_in_one_loop_turn(
+    tmp_path: Path, commits: list[tuple[str, int]]
+) -> None:
+    """History and cache commit back to back at the end of the answer's turn, the history
+    first: the worker waits once, not once per store, and both see the same burst."""
     answers = [
         RucResult(RUC_ACTIVO_HABIDO, Status.VALID, "", ruc_answer(RUC_ACTIVO_HABIDO) or {}),
         RucResult(RUC_NO_EXISTE, Status.NOT_FOUND, "no existe"),
@@ -458,31 +464,15 @@ async def test_a_history_failure_still_leaves_the_paid_answer_in_the_cache(
 
 
 async def test_the_history_commits_first_even_when_a_refused_value_opens_the_turn(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, commits: list[tuple[str, int]]
 ) -> None:
     """A 422 (``formato_invalido``) is cached but not recorded: if it is the turn's first
     answer, the valid answers after it must still reach the history before the cache."""
-    from migo_cli import cache as cache_module
-
-    commits: list[str] = []
-    record_many = HistoryScope.record_many
-    group_commit = cache_module._GroupCommit._commit
-
-    def spy_history(self: HistoryScope, answers: Any, **kwargs: Any) -> Any:
-        commits.append("history")
-        return record_many(self, answers, **kwargs)
-
-    def spy_cache(self: Any) -> None:
-        commits.append("cache")
-        group_commit(self)
-
-    monkeypatch.setattr(HistoryScope, "record_many", spy_history)
-    monkeypatch.setattr(cache_module._GroupCommit, "_commit", spy_cache)
     refused = RucResult("20100038147", Status.INVALID, "APIMIGO: formato inválido")
     valid = RucResult(RUC_ACTIVO_HABIDO, Status.VALID, "", ruc_answer(RUC_ACTIVO_HABIDO) or {})
     with ResultCache(tmp_path) as cache, HistoryStore(tmp_path) as history:
         client = MigoClient(TOKEN, base_url="http://127.0.0.1:9", cache=cache, history=history)
         await asyncio.gather(client._keep(refused), client._keep(valid))
-        assert commits == ["history", "cache"]
+        assert [kind for kind, _ in commits] == ["history", "cache"]
         assert len(client.history_of(RUC_ACTIVO_HABIDO)) == 1
         assert client.cache.get_ruc(refused.ruc) is not None
