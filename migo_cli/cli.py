@@ -656,11 +656,13 @@ def _padron_history(api: ApiOptions, *, enabled: bool) -> Iterator[HistoryScope 
 
 
 def _progress(quiet: bool) -> ProgressReporter:
-    from migo_cli.progress import LogProgress, NullProgress, RichProgress
+    from migo_cli.progress import LogProgress, NullProgress
 
     if quiet:
         return NullProgress()
     if stderr.is_terminal:
+        from migo_cli.progress_bars import RichProgress
+
         return RichProgress(stderr)
     return LogProgress(log)
 
@@ -1141,11 +1143,13 @@ def _padron_workers() -> int:
 
 
 def _step_progress(quiet: bool) -> StepProgress:
-    from migo_cli.progress import LogStepProgress, NullStepProgress, RichStepProgress
+    from migo_cli.progress import LogStepProgress, NullStepProgress
 
     if quiet:
         return NullStepProgress()
     if stderr.is_terminal:
+        from migo_cli.progress_bars import RichStepProgress
+
         return RichStepProgress(stderr)
     return LogStepProgress(log)
 
