@@ -519,8 +519,8 @@ def figure_9(ctx: Context) -> Figure:
         9,
         f"Whole `migo masivo`: {n:,} RUCs, 100 ms latency, C=50",
         "`migo masivo entrada.csv -o resultado.jsonl --concurrencia 50` (fresh cache, CSV "
-        "in, credit check, probe, lookups, .jsonl out) as a child process against the "
-        "simulator in its own process, paired with figure 8's yardstick; the bound is that "
+        "in, credit check (whose answer opens the lookups' gate), lookups, .jsonl out) as "
+        "a child process against the simulator in its own process, paired with figure 8's yardstick; the bound is that "
         "yardstick's wall time plus N·L/C. Timeline (from spawn, medians) from the "
         f"arrivals the server recorded.{_BEFORE_NOTE if before is not None else ''}",
         timed=WHOLE_PROCESS,
@@ -546,7 +546,7 @@ def figure_9(ctx: Context) -> Figure:
                 "<=",
             ),
             Check(
-                "same, bound incl. the probe's lone L",
+                "same, bound incl. a lone probe's L (when the account answers late)",
                 "migo masivo wall",
                 f"`{CLIENT_STACK}` wall + (1 + ⌈(N−1)/C⌉)·L",
                 ratio_probe,

@@ -368,9 +368,11 @@ async def _credits_meanwhile(
 ) -> AsyncIterator[None]:
     """The credit check that only warns, run while the lookups start (not before them).
 
-    ``/account`` is free and does not wait at the first paid request's gate, so its
-    latency overlaps the lone first lookup's instead of adding to it. The warning
-    may then come after the progress bar started; a stopped run does not wait for it.
+    ``/account`` is free and does not wait at the first paid request's gate; sent
+    while the first lookup imports aiohttp, its answer usually comes first and
+    opens that gate (``MigoClient.remaining_credits``), else its latency overlaps
+    the lone first lookup's. The warning may then come after the progress bar
+    started; a stopped run does not wait for it.
     """
     check = asyncio.create_task(_check_credits(client, plan, scope, job, padron))
     try:

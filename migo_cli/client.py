@@ -5,7 +5,13 @@ through ``MigoClient``. Design points, each one paid for by a user somewhere:
 
 * The first paid request of a client goes alone; the rest wait for its answer
   (a moment at most). A wrong token or an empty account then costs one call,
-  not one per worker.
+  not one per worker. A batch's credit check settles the same question for
+  free: when its ``/account`` answer comes first, an accepted token with credits
+  left lets every worker start at once, a rejected one stops the client before
+  its first lookup.
+* aiohttp is imported by the first request, not with this module; a credit check
+  sent before that goes by the standard library from a thread (``preflight``), so
+  its round trip overlaps the 0.1-0.2 s the import takes (benchmarks, figure 9).
 * Requests ask for JSON and never follow a redirect; the dialect (``dialects``)
   decides method, path and where the token travels.
 * After an authentication or quota failure the client sends nothing more: the
@@ -27,13 +33,16 @@ through ``MigoClient``. Design points, each one paid for by a user somewhere:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import email.utils
+import functools
 import itertools
 import json
 import logging
 import random
 import re
 import ssl
+import sys
 import time
 from collections.abc import (
     AsyncGenerator,
@@ -45,15 +54,15 @@ from collections.abc import (
 )
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Final, Literal, NamedTuple, Self
+from typing import TYPE_CHECKING, Any, Final, Literal, Self
 from urllib.parse import urlsplit
 
-import aiohttp
 import stamina
 
 from migo_cli.answers import AccountInfo, DniResult, ExchangeRate, LegalRepresentatives
 from migo_cli.cache import CacheScope, ResultCache, cache_scope_for
 from migo_cli.config import (
+    ACCOUNT_CHECK_TIMEOUT,
     COLLECTION_MAX,
     CacheTTL,
     Limits,
@@ -64,7 +73,7 @@ from migo_cli.config import (
     resolve_dialect,
     resolve_token,
 )
-from migo_cli.dialects import Dialect, Operation
+from migo_cli.dialects import Dialect, Operation, Reply
 from migo_cli.exceptions import (
     AccessDeniedError,
     APIError,
@@ -98,16 +107,15 @@ from migo_cli.pace import Pace
 from migo_cli.ruc import RucCheck, check_ruc
 from migo_cli.settle import LookupSummary, Plan, settle
 
+if TYPE_CHECKING:
+    import aiohttp
+
 __all__ = ["ClientStats", "LookupMode", "MigoClient", "cache_scope_for"]
 
 log = logging.getLogger("migo.client")
 
 #: Cache kinds of the other services (``CacheScope.get/put``); RUC answers have their own.
 _DNI, _REPRESENTATIVES, _EXCHANGE, _EXCHANGE_RANGE = "dni", "representantes", "tc", "tc-rango"
-
-#: The credit check before a batch asks ``/account`` once, without retries, for this long
-#: at most: it must never hold a run back.
-ACCOUNT_CHECK_TIMEOUT = 5.0
 
 _RUC_UNKNOWN = "SUNAT no registra este RUC"
 
@@ -200,6 +208,10 @@ class MigoClient:
         self._fatal: FatalAPIError | None = None
         self._gate = asyncio.Event()  # set once the first paid request has been answered
         self._probing = False
+        #: The credit check's ``/account`` sent before aiohttp was imported (``preflight``).
+        self._early: concurrent.futures.Future[Reply] | None = None
+        self._early_taken = False
+        self._early_info: AccountInfo | None = None  # what it said, once accepted
 
     def __repr__(self) -> str:  # the token stays out of reprs, logs and tracebacks
         return f"MigoClient(base_url={self.base_url!r}, api={self.dialect.name!r})"
@@ -219,8 +231,10 @@ class MigoClient:
 
     def _ensure_session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            # Here, not at import: the version is read from the package's metadata
-            # (importlib.metadata), which an answer from the cache never needs.
+            # Here, not at import: aiohttp (0.1-0.2 s) and the version, read from the
+            # package's metadata, are what an answer from the cache never needs.
+            import aiohttp
+
             from migo_cli._version import __version__
 
             self._session = aiohttp.ClientSession(
@@ -299,6 +313,8 @@ class MigoClient:
         raise AssertionError("unreachable: stamina re-raises the last failure")  # pragma: no cover
 
     async def _send(self, operation: Operation, values: dict[str, Any]) -> Any:
+        if self._early is not None and not self._early_taken and self._early.done():
+            self._adopt_account(self._early)  # now, not a loop turn later: the gate may open
         if self._fatal is not None:
             raise self._refused()
         probing = False
@@ -320,6 +336,36 @@ class MigoClient:
             if probing:
                 self._probing = False
                 self._gate.set()
+
+    def _adopt_account(self, answer: concurrent.futures.Future[Reply]) -> None:
+        """What the early ``/account`` said about the token, as if aiohttp had carried it.
+
+        Taken once, from whichever comes first: the loop hearing that the thread
+        is done, or a request that finds it done (the loop may have been busy
+        importing aiohttp). An answer to an earlier check is not taken.
+        """
+        if answer is not self._early or self._early_taken:
+            return
+        exc = answer.exception()
+        self._early_taken = True
+        if exc is not None:
+            log.debug("la consulta anticipada de la cuenta no respondió (%s)", exc)
+            return
+        reply = answer.result()
+        self.stats.requests += 1
+        where: dict[str, Any] = {"endpoint": urlsplit(reply.url).path, "ruc": None}
+        try:
+            body = self._classify(Operation.ACCOUNT, reply, where)
+        except FatalAPIError:  # the client is stopped: whoever waits at the gate is refused
+            self._gate.set()
+            return
+        except APIError as exc:  # no verdict: the first lookup goes alone, as ever
+            log.debug("la consulta anticipada de la cuenta falló (%s)", exc)
+            return
+        info = AccountInfo.from_api(body if isinstance(body, dict) else {})
+        self._early_info = info
+        if info.credits != 0:  # an empty account: let the lone first lookup hear the 402
+            self._gate.set()
 
     async def _exchange(self, operation: Operation, values: dict[str, Any]) -> Any:
         route = self.dialect.route(operation)
@@ -358,12 +404,12 @@ class MigoClient:
                 raise RequestTimeoutError(
                     f"APIMIGO no respondió en {self.timeout.total:g} s", **where
                 ) from exc
-            except aiohttp.ClientError as exc:
+            except _client_error() as exc:  # evaluated only when something was raised
                 raise NetworkError(_network_reason(exc, url), **where) from exc
-        reply = _Reply(status, body, retry_after, location, url)
+        reply = Reply(status, body, retry_after, location, url)
         return self._classify(operation, reply, where)
 
-    def _classify(self, operation: Operation, reply: _Reply, where: dict[str, Any]) -> Any:
+    def _classify(self, operation: Operation, reply: Reply, where: dict[str, Any]) -> Any:
         """SPEC §1's table, in one place, for both dialects."""
         status = reply.status
         where = {"status": status, **where}
@@ -817,14 +863,26 @@ class MigoClient:
             raise InvalidResponseError("respuesta de la cuenta con forma inesperada")
         return AccountInfo.from_api(body)
 
-    async def remaining_credits(self, *, patience: float = ACCOUNT_CHECK_TIMEOUT) -> int | None:
+    async def remaining_credits(
+        self, *, patience: float = ACCOUNT_CHECK_TIMEOUT, threaded: bool | None = None
+    ) -> int | None:
         """Best effort: the credits left, or None when ``/account`` does not say.
 
         One attempt, no retries, ``patience`` seconds at most: for a check before
         a batch, which must not hold it back. Any failure gives None (logged at
         debug level). A rejected token still stops the client as always: the
-        lookups that follow are refused without being sent.
+        lookups that follow are refused without being sent; an accepted one with
+        credits left spares them the lone first lookup.
+
+        ``threaded``: send it by the standard library from a thread
+        (``preflight``) rather than through the aiohttp session. By default, only
+        while this client has no session and aiohttp is not imported yet: a
+        process's first request, whose round trip then overlaps that import.
         """
+        if threaded is None:
+            threaded = self._session is None and "aiohttp" not in sys.modules
+        if threaded and self._fatal is None:
+            return await self._credits_by_thread(patience)
         try:
             async with asyncio.timeout(patience):
                 body = await self._send(Operation.ACCOUNT, {})
@@ -836,19 +894,50 @@ class MigoClient:
             return None
         return AccountInfo.from_api(body).credits
 
+    async def _credits_by_thread(self, patience: float) -> int | None:
+        """``remaining_credits`` by the standard library, while the first lookups import aiohttp.
 
-class _Reply(NamedTuple):
-    """What came back for one request, read before the connection was released."""
+        The credit check is a batch's first request; sent from a thread, its round
+        trip overlaps the import instead of following it, and its verdict on the
+        token usually comes before the first lookup is sent (``_adopt_account``).
+        """
+        from migo_cli.preflight import ask_account
 
-    status: int
-    body: bytes
-    retry_after: str | None
-    location: str | None
-    url: str
+        early = self._early = ask_account(
+            self._token, self.base_url, self.dialect, timeout=min(self.timeout.total, patience)
+        )
+        self._early_taken, self._early_info = False, None
+        waiting = asyncio.wrap_future(early)
+        waiting.add_done_callback(functools.partial(self._on_early_account, early))
+        try:
+            async with asyncio.timeout(patience):
+                await asyncio.shield(waiting)
+        except TimeoutError:
+            log.debug("la cuenta no respondió en %g s", patience)
+            return None
+        except Exception:  # said by _adopt_account (debug)
+            return None
+        return None if self._early_info is None else self._early_info.credits
+
+    def _on_early_account(
+        self, early: concurrent.futures.Future[Reply], waiting: asyncio.Future[Reply]
+    ) -> None:
+        if waiting.cancelled():
+            return
+        waiting.exception()  # retrieved here, even after the check stopped waiting
+        self._adopt_account(early)
+
+
+def _client_error() -> type[aiohttp.ClientError]:
+    from aiohttp import ClientError  # imported already: a request was sent
+
+    return ClientError
 
 
 def _network_reason(exc: aiohttp.ClientError, url: str) -> str:
     """A Spanish sentence naming the host and the cause, never a Python class name."""
+    import aiohttp
+
     host = urlsplit(url).hostname or url
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         return f"certificado TLS inválido para {host}"

@@ -50,6 +50,9 @@ MIN_REDACTED = 6
 DEFAULT_TIMEOUT_S = 20.0
 DEFAULT_RETRIES = 3
 DEFAULT_CONCURRENCY = 20
+#: The credit check before a batch asks ``/account`` once, without retries, for this long
+#: at most: it must never hold a run back.
+ACCOUNT_CHECK_TIMEOUT = 5.0
 
 #: ``Timeout``, ``Limits``, ``Retry`` and ``CacheTTL`` live in ``migo_cli._tunables`` and are
 #: read through this module (``__getattr__`` below): creating four frozen dataclasses

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from string import Formatter
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 from urllib.parse import quote
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "Auth",
     "Dialect",
     "Operation",
+    "Reply",
     "Route",
     "dialect_named",
 ]
@@ -82,6 +83,20 @@ class Request:
     json: dict[str, Any] | None
     params: dict[str, str] | None
     headers: dict[str, str]
+
+
+class Reply(NamedTuple):
+    """What came back for one request, read whole before its connection was released.
+
+    Whatever carried it (aiohttp in the client, the standard library in
+    ``preflight``), the client classifies it in one place.
+    """
+
+    status: int
+    body: bytes
+    retry_after: str | None
+    location: str | None
+    url: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -171,6 +171,7 @@ def test_masivo_loads_the_reader_and_writer_its_files_need(
         assert modules >= {"migo_cli.readers", "migo_cli.writers", *needed}, source.name
         assert not modules & {*unneeded, "openpyxl", "aiohttp.web", "migo_cli.simulator"}
         assert not packages(modules) & PYDANTIC, source.name
+        assert "rich.progress" not in modules, source.name  # -q: no bar to draw
 
 
 def test_every_public_name_resolves_to_its_module() -> None:
