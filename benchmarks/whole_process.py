@@ -520,9 +520,10 @@ def figure_9(ctx: Context) -> Figure:
         f"Whole `migo masivo`: {n:,} RUCs, 100 ms latency, C=50",
         "`migo masivo entrada.csv -o resultado.jsonl --concurrencia 50` (fresh cache, CSV "
         "in, credit check (whose answer opens the lookups' gate), lookups, .jsonl out) as "
-        "a child process against the simulator in its own process, paired with figure 8's yardstick; the bound is that "
-        "yardstick's wall time plus N·L/C. Timeline (from spawn, medians) from the "
-        f"arrivals the server recorded.{_BEFORE_NOTE if before is not None else ''}",
+        "a child process against the simulator in its own process, paired with figure 8's "
+        "yardstick; the bound is that yardstick's wall time plus N·L/C. Timeline (from "
+        "spawn, medians) from the arrivals the server recorded."
+        f"{_BEFORE_NOTE if before is not None else ''}",
         timed=WHOLE_PROCESS,
         raw={
             "n": n,
