@@ -24,6 +24,7 @@ __all__ = [
     "card_fields",
     "condition_style",
     "field_text",
+    "one_cell",
     "plain_cards",
     "plain_width",
     "readable_stamp",
@@ -191,7 +192,7 @@ def plain_width(environ: Mapping[str, str] | None = None) -> int:
 _ONE_CELL_EXTRA = frozenset("→–—‘’“”…")
 
 
-def _one_cell(text: str) -> bool:
+def one_cell(text: str) -> bool:
     """Every character printable and one cell wide for sure: ASCII, Latin-1's, a few more."""
     return all(
         " " <= ch <= "~" or ("\xa1" <= ch <= "\xff" and ch != "\xad") or ch in _ONE_CELL_EXTRA
@@ -208,7 +209,7 @@ def plain_cards(results: Sequence[RucResult], width: int, notice: str | None = N
             return None
         lines.extend(card)
     if notice:
-        if len(notice) > width or not _one_cell(notice):
+        if len(notice) > width or not one_cell(notice):
             return None
         lines.append(notice)
     return "".join(f"{line}\n" for line in lines)
@@ -218,7 +219,7 @@ def _plain_card(result: RucResult, width: int) -> list[str] | None:
     """``render.ruc_card``'s rounded panel, or None where Rich would measure differently."""
     rows = list(card_fields(result))
     title = f" RUC {result.ruc} "
-    if not all(_one_cell(text) for row in rows for text in row[:2]) or not _one_cell(title):
+    if not all(one_cell(text) for row in rows for text in row[:2]) or not one_cell(title):
         return None
     labels = max(len(label) for label, _, _ in rows)
     values = max(len(value) for _, value, _ in rows)

@@ -22,7 +22,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, NoReturn, Self, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, NoReturn, Self, TextIO, TypeVar, cast
 
 import typer
 
@@ -516,21 +516,29 @@ def _source_now(fuente: str | None) -> Source | None:
 
 
 def _print_plain_cards(results: list[RucResult], notice: str | None) -> bool:
-    """The cards without loading Rich, where Rich would print them without colours.
+    """The cards without loading Rich (``card.plain_cards``), where Rich would add no colour."""
+    from migo_cli.card import plain_cards
 
-    False where Rich must lay them out: a terminal, Windows' consoles, a line to wrap.
+    return _print_plain(sys.stdout, stdout, lambda width: plain_cards(results, width, notice))
+
+
+def _print_plain(stream: TextIO, console: Console, lay_out: Callable[[int], str | None]) -> bool:
+    """Write what ``lay_out`` makes for the console's width, where Rich would add nothing.
+
+    False where Rich must lay it out: a terminal, Windows' consoles, a stream that
+    cannot take the box's characters, or ``lay_out`` saying None (a line to wrap).
     """
-    if sys.platform == "win32" or stdout.is_terminal:
+    if sys.platform == "win32" or console.is_terminal:
         return False
-    if not (getattr(sys.stdout, "encoding", None) or "utf-8").lower().startswith("utf"):
+    if not (getattr(stream, "encoding", None) or "utf-8").lower().startswith("utf"):
         return False  # Rich would draw the box in ASCII
-    from migo_cli.card import plain_cards, plain_width
+    from migo_cli.card import plain_width
 
-    text = plain_cards(results, plain_width(), notice)
+    text = lay_out(plain_width())
     if text is None:
         return False
-    sys.stdout.write(text)
-    sys.stdout.flush()
+    stream.write(text)
+    stream.flush()
     return True
 
 
@@ -1002,7 +1010,10 @@ def _render_dry_run(report: BatchReport) -> None:
 
 
 def _render_report(report: BatchReport) -> None:
-    stderr.print(render.summary_table(report))
+    from migo_cli.summary import plain_summary
+
+    if not _print_plain(sys.stderr, stderr, lambda width: plain_summary(report, width)):
+        stderr.print(render.summary_table(report))
     if report.errors and not (report.fatal or report.unavailable):
         stderr.print(
             f"[yellow]{format_number(report.errors)} RUC quedaron con error; vuelva a ejecutar "

@@ -37,6 +37,7 @@ from migo_cli.models import (
     Status,
 )
 from migo_cli.numfmt import format_bytes, format_number
+from migo_cli.summary import TITLE, summary_rows
 
 if TYPE_CHECKING:  # the commands that show them have loaded them; --help need not
     from migo_cli.batch import BatchReport
@@ -354,53 +355,14 @@ def diagnosis_lines(report: Diagnosis) -> Iterator[Text]:
 # -- the end of a batch run -----------------------------------------------------------------
 
 
-def _count(value: int, style: str = "") -> Text:
-    return Text(format_number(value), style=style if value else "")
-
-
-#: How many changes the final summary lists, most serious first; the rest are in the output.
-_CHANGES_LISTED = 10
-
-
 def summary_table(report: BatchReport) -> Table:
-    """The run in figures, with what the user came for: how many RUCs can be invoiced."""
-    summary = report.summary()
-    table = Table(title="Resumen", show_header=False, title_justify="left", box=box.ROUNDED)
+    """The run in figures (``summary.summary_rows``), in a terminal's colours."""
+    table = Table(title=TITLE, show_header=False, title_justify="left", box=box.ROUNDED)
     table.add_column("campo", no_wrap=True)
     table.add_column("valor", justify="right", overflow="fold")
-
-    def row(label: str, value: RenderableType, style: str = "bold") -> None:
-        table.add_row(Text(label, style=style), value)
-
-    row("Valores leídos", _count(summary["total"]))
-    row("RUC distintos", _count(summary["unicos"]))
-    row("Duplicados", _count(summary["duplicados"]))
-    row("Válidos", _count(summary["validos"]))
-    row("  aptos para facturar", _count(summary["aptos"], "bold green"), "green")
-    row("  no aptos", _count(summary["no_aptos"], "bold red"), "red")
-    for reason, count in summary["no_aptos_por_motivo"].items():
-        row(f"    {reason}", _count(count), "")
-    if "sin_consultar" in summary:
-        row("Sin consultar (solo validación)", _count(summary["sin_consultar"]))
-    row("No existen", _count(summary["no_existe"], "yellow"))
-    row("Formato inválido", _count(summary["formato_invalido"], "yellow"))
-    row("Errores", _count(summary["errores"], "bold red"))
-    changes = sorted(report.tally.changes)
-    row("Cambios", _count(summary["cambios"], "bold yellow" if changes else ""))
-    for _, ruc, change in changes[:_CHANGES_LISTED]:
-        table.add_row(Text(f"  {ruc}", style="yellow"), Text(change, justify="left"))
-    if len(changes) > _CHANGES_LISTED:
-        more = len(changes) - _CHANGES_LISTED
-        table.add_row(Text(f"  … y {format_number(more)} más (hoja o columna «cambio»)"), Text(""))
-    row("Desde caché", _count(summary["desde_cache"]))
-    if summary["desde_padron"]:
-        row("Desde el padrón", _count(summary["desde_padron"]))
-    row("Llamadas a la API", _count(summary["llamadas_api"]))
-    row("Duración", Text(f"{format_number(summary['duracion_s'], 1)} s"))
-    if summary["salida"] is not None:
-        row("Salida", Text(str(summary["salida"])))
-    complete = summary["completo"]
-    row("Completo", Text("sí" if complete else "no", style="green" if complete else "bold red"))
+    for row in summary_rows(report):
+        value = Text(row.value, style=row.value_style, justify="left" if row.value_left else None)
+        table.add_row(Text(row.label, style=row.label_style), value)
     return table
 
 

@@ -174,6 +174,17 @@ def test_masivo_loads_the_reader_and_writer_its_files_need(
         assert "rich.progress" not in modules, source.name  # -q: no bar to draw
 
 
+def test_masivo_in_a_log_prints_its_summary_without_rich(
+    child_env: dict[str, str], sim: SimulatorThread, tmp_path: Path
+) -> None:
+    source = tmp_path / "rucs.txt"
+    source.write_text(f"{RUC_ACTIVO_HABIDO}\n", encoding="utf-8")
+    args = against(sim, "masivo", str(source), "-o", str(tmp_path / "out.jsonl"))
+    wide = {**child_env, "COLUMNS": "200"}  # room for tmp_path in the table's Salida row
+    modules = loaded(wide, *(arg for arg in args if arg != "-q"))  # the summary is printed
+    assert "rich" not in packages(modules)  # not a terminal: log lines, a plain table
+
+
 def test_every_public_name_resolves_to_its_module() -> None:
     import importlib
 
