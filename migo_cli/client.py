@@ -356,8 +356,11 @@ class MigoClient:
         where: dict[str, Any] = {"endpoint": urlsplit(reply.url).path, "ruc": None}
         try:
             body = self._classify(Operation.ACCOUNT, reply, where)
-        except FatalAPIError:  # the client is stopped: whoever waits at the gate is refused
-            self._gate.set()
+        except FatalAPIError as exc:
+            if self._fatal is not None:  # stopped: whoever waits at the gate is refused
+                self._gate.set()
+            else:  # a missing /account (a wrong --base-url?): the lone first lookup will tell
+                log.debug("la consulta anticipada de la cuenta falló (%s)", exc)
             return
         except APIError as exc:  # no verdict: the first lookup goes alone, as ever
             log.debug("la consulta anticipada de la cuenta falló (%s)", exc)

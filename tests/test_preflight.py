@@ -27,7 +27,7 @@ from aiohttp import web
 from migo_cli import client as client_module
 from migo_cli.client import MigoClient
 from migo_cli.dialects import V1, V2, Operation, Reply
-from migo_cli.exceptions import AuthenticationError, QuotaExceededError
+from migo_cli.exceptions import AuthenticationError, EndpointNotFoundError, QuotaExceededError
 from migo_cli.preflight import ask_account
 from migo_cli.simulator import Simulator, SimulatorConfig, SimulatorThread
 from migo_cli.simulator.server import _Served
@@ -176,6 +176,20 @@ async def test_an_empty_account_still_sends_the_first_lookup_alone(sim: Simulato
 
     assert all(isinstance(r, QuotaExceededError) for r in results)
     assert sim.stats.by_endpoint == {EP_ACCOUNT: 1, EP_RUC: 1}  # the 402 was heard once
+
+
+async def test_a_missing_account_route_leaves_the_wrong_url_to_the_lone_first_lookup(
+    sim: SimulatorThread,
+) -> None:
+    async with MigoClient(TOKEN, base_url=sim.base_url + "/no-es-apimigo") as client:
+        assert await client.remaining_credits(threaded=True) is None  # a 404: no verdict
+
+        results = await asyncio.gather(
+            *(client.lookup_ruc(ruc) for ruc in make_rucs(4)), return_exceptions=True
+        )
+
+    assert all(isinstance(r, EndpointNotFoundError) for r in results)
+    assert sim.stats.requests_total == 2  # the account, then one lookup: it stopped the rest
 
 
 async def test_a_thread_that_finds_nobody_gives_none_and_raises_nothing() -> None:
