@@ -353,7 +353,7 @@ class MigoClient:
             return
         reply = answer.result()
         self.stats.requests += 1
-        where: dict[str, Any] = {"endpoint": urlsplit(reply.url).path, "ruc": None}
+        where: dict[str, Any] = {"endpoint": self.dialect.path(Operation.ACCOUNT), "ruc": None}
         try:
             body = self._classify(Operation.ACCOUNT, reply, where)
         except FatalAPIError as exc:

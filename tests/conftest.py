@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
-from migo_cli.simulator import SimulatorConfig, SimulatorThread, make_rucs
+from migo_cli.simulator import Simulator, SimulatorConfig, SimulatorThread, make_rucs
 from migo_cli.testing import no_waits
 
 TOKEN = "tok-SECRETO-1234567890"
@@ -85,6 +86,16 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("MIGO_CONFIG", str(tmp_path / "no-config.toml"))
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@contextlib.contextmanager
+def serving(make: Callable[[SimulatorConfig], Simulator]) -> Iterator[SimulatorThread]:
+    """A simulator thread accepting only ``TOKEN`` whose server is ``make(config)``: a
+    test's own ``Simulator`` subclass (a rendezvous, a hold), on the same config."""
+    thread = SimulatorThread(SimulatorConfig(token=TOKEN))
+    thread.simulator = make(thread.config)
+    with thread:
+        yield thread
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from migo_cli.cli import app
 from migo_cli.dialects import V1, Operation
 from migo_cli.simulator import Exchange, Simulator, SimulatorConfig, SimulatorThread
 from migo_cli.simulator.server import _Served
-from tests.conftest import TOKEN, make_rucs
+from tests.conftest import TOKEN, make_rucs, serving
 
 EP_ACCOUNT = V1.path(Operation.ACCOUNT)
 EP_RUC = V1.path(Operation.RUC)
@@ -62,9 +62,7 @@ pytestmark = pytest.mark.usefixtures("restore_migo_logger")
 @pytest.fixture
 def meeting() -> Iterator[SimulatorThread]:
     """A simulator thread whose server is the rendezvous (accepting only ``TOKEN``)."""
-    thread = SimulatorThread(SimulatorConfig(token=TOKEN))
-    thread.simulator = _Rendezvous(thread.config)
-    with thread:
+    with serving(_Rendezvous) as thread:
         yield thread
 
 

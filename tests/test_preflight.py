@@ -31,7 +31,7 @@ from migo_cli.exceptions import AuthenticationError, EndpointNotFoundError, Quot
 from migo_cli.preflight import ask_account
 from migo_cli.simulator import Simulator, SimulatorConfig, SimulatorThread
 from migo_cli.simulator.server import _Served
-from tests.conftest import TOKEN, make_rucs
+from tests.conftest import TOKEN, make_rucs, serving
 
 EP_ACCOUNT = V1.path(Operation.ACCOUNT)
 EP_RUC = V1.path(Operation.RUC)
@@ -119,9 +119,7 @@ class _TwoTogether(Simulator):
 
 @pytest.fixture
 def two_together() -> Iterator[SimulatorThread]:
-    thread = SimulatorThread(SimulatorConfig(token=TOKEN))
-    thread.simulator = _TwoTogether(thread.config)
-    with thread:
+    with serving(_TwoTogether) as thread:
         yield thread
 
 
