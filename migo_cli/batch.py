@@ -23,7 +23,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from migo_cli.config import COLLECTION_MAX
+from migo_cli.config import COLLECTION_MAX, FIRST_BATCH
 from migo_cli.exceptions import (
     FatalAPIError,
     ServiceUnavailableError,
@@ -352,8 +352,15 @@ def _payable(
     rucs = [c.ruc for c in plan.checks if c.valid]
     if answers is Source.AUTO and padron is not None:
         rucs = padron.missing(rucs)
-    unanswered = (ruc for ruc in rucs if scope is None or not scope.has_ruc(ruc))
-    return sum(1 for _ in itertools.islice(unanswered, enough))
+    return sum(1 for _ in itertools.islice(_uncached(rucs, scope), enough))
+
+
+def _uncached(rucs: list[str], scope: CacheScope | None) -> Iterator[str]:
+    """``rucs`` the cache has no answer for, read a run at a time (a run is one query)."""
+    for start in range(0, len(rucs), FIRST_BATCH):
+        run = rucs[start : start + FIRST_BATCH]
+        kept = scope.get_rucs(run) if scope is not None else {}
+        yield from (ruc for ruc in run if ruc not in kept)
 
 
 @contextlib.asynccontextmanager

@@ -9,16 +9,25 @@ answers from different upstreams apart (the simulator's fake data must not
 answer for the real API); ``SCHEMA`` lets a future migo ignore entries it no
 longer understands. A damaged directory is moved aside and rebuilt, with a
 warning; if even that fails the run goes on without a cache.
+
+Answers go in and out by the burst: one statement writes a burst of answers and
+one reads a run of RUCs (``_UPSERT``, ``_SELECT_MANY``), in diskcache's own
+table layout, which diskcache then reads and counts as its own entries. A
+per-key ``get`` costs as much as a lookup's whole bookkeeping (10 µs against
+0.6 for the same read in bulk), a ``set`` 36 µs against 28 in a burst of ten.
+That layout has been diskcache's since 4.0; a store that does not have it (or
+a custom ``Disk``) is written and read key by key through diskcache's API.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import pickle
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +58,43 @@ class CacheInfo:
 
 _Write = tuple[str, Any, float, str | None]
 
+#: diskcache's ``Cache`` table, as every release since 4.0 creates it.
+_LAYOUT = (
+    "rowid", "key", "raw", "store_time", "expire_time", "access_time",
+    "access_count", "tag", "size", "mode", "filename", "value",
+)  # fmt: skip
+_MODE_PICKLE = 4  # diskcache.core.MODE_PICKLE: a pickled value kept in the row
+#: What ``Cache.set`` writes for a str key (``raw``) and a value pickled under
+#: ``min_file_size``; an entry whose old value lives in a file is left alone
+#: (``set`` removes that file) and so counts no change.
+_UPSERT = (
+    "INSERT INTO Cache (key, raw, store_time, expire_time, access_time, access_count,"
+    f" tag, size, mode, filename, value) VALUES (?, 1, ?, ?, ?, 0, ?, 0, {_MODE_PICKLE}, NULL, ?)"
+    " ON CONFLICT (key, raw) DO UPDATE SET store_time = excluded.store_time,"
+    " expire_time = excluded.expire_time, access_time = excluded.access_time,"
+    " access_count = 0, tag = excluded.tag, size = 0, mode = excluded.mode,"
+    " filename = NULL, value = excluded.value WHERE Cache.filename IS NULL"
+)
+#: What ``Cache.get`` reads, for a run of str keys given as one JSON array.
+_SELECT_MANY = (
+    "SELECT key, expire_time, mode, filename, value FROM Cache"
+    " WHERE raw = 1 AND key IN (SELECT value FROM json_each(?))"
+    " AND (expire_time IS NULL OR expire_time > ?)"
+)
+_FILED = (
+    "SELECT key FROM Cache WHERE raw = 1 AND filename IS NOT NULL"
+    " AND key IN (SELECT value FROM json_each(?))"
+)
+
+
+def _in_bulk(store: diskcache.Cache) -> bool:
+    """Whether ``store`` has the layout ``_UPSERT`` and ``_SELECT_MANY`` are written for."""
+    if type(store.disk) is not diskcache.Disk:
+        return False
+    columns = tuple(row[1] for row in store._sql("PRAGMA table_info(Cache)"))
+    indexes = {row[1] for row in store._sql("PRAGMA index_list(Cache)")}
+    return columns == _LAYOUT and "Cache_key_raw" in indexes
+
 
 class _GroupCommit:
     """Writes made in one turn of the event loop, committed together at its end.
@@ -59,9 +105,8 @@ class _GroupCommit:
     the commit of its write, so "stored before moving on" still holds.
     """
 
-    def __init__(self, cache: ResultCache, store: diskcache.Cache) -> None:
+    def __init__(self, cache: ResultCache) -> None:
         self._cache = cache
-        self._store = store
         self._writes: list[_Write] = []
         self._done: asyncio.Future[None] | None = None
 
@@ -76,12 +121,7 @@ class _GroupCommit:
     def _commit(self) -> None:
         writes, done = self._writes, self._done
         self._writes, self._done = [], None
-        try:
-            with self._store.transact(retry=True):
-                for key, value, expire, tag in writes:
-                    self._store.set(key, value, expire=expire, tag=tag, retry=True)
-        except _ERRORS as exc:
-            self._cache._failed("guardar", exc)
+        self._cache._put_many(writes)
         if done is not None and not done.done():
             done.set_result(None)
 
@@ -108,6 +148,7 @@ class ResultCache:
         self._clock = clock
         self._warned = False
         self._store: diskcache.Cache | None = self._open()
+        self._bulk = self._bulk_ok()
         self._committers: dict[asyncio.AbstractEventLoop, _GroupCommit] = {}
 
     def _open(self) -> diskcache.Cache | None:
@@ -143,6 +184,12 @@ class ResultCache:
             raise
         return store
 
+    def _bulk_ok(self) -> bool:
+        try:
+            return self._store is not None and _in_bulk(self._store)
+        except _ERRORS:
+            return False
+
     @property
     def available(self) -> bool:
         return self._store is not None
@@ -167,6 +214,31 @@ class ResultCache:
             return None
         return None if expires is not None and expires <= self._clock() else value
 
+    def _get_many(self, keys: Sequence[str]) -> dict[str, Any]:
+        """``_get`` of several keys, in one query; the keys not found (or expired) are absent."""
+        if self._store is None or not self.read or not keys:
+            return {}
+        if not self._bulk:
+            found = {key: self._get(key) for key in keys}
+            return {key: value for key, value in found.items() if value is not None}
+        try:
+            rows = self._store._sql(_SELECT_MANY, (json.dumps(keys), time.time())).fetchall()
+        except _ERRORS as exc:
+            self._failed("leer", exc)
+            return {}
+        fetch = self._store.disk.fetch
+        now = self._clock()
+        found = {}
+        for key, expires, mode, filename, value in rows:
+            if expires is not None and expires <= now:
+                continue
+            try:
+                found[key] = fetch(mode, filename, value, False)
+            except Exception as exc:  # as ``_get``: unreadable means absent (and is dropped)
+                self._failed("leer", exc)
+                self._forget(key)
+        return found
+
     def _expire(self, seconds: float) -> float:
         """``seconds`` from now on ``clock``, as diskcache counts them (from ``time.time()``)."""
         return seconds + (self._clock() - time.time())
@@ -186,6 +258,38 @@ class ResultCache:
         except _ERRORS as exc:
             self._failed("guardar", exc)
 
+    def _put_many(self, writes: Sequence[_Write]) -> None:
+        """``_put`` of a burst, in one transaction (expiry already on ``clock``: ``_expire``)."""
+        store = self._store
+        if store is None:
+            return
+        try:
+            with store.transact(retry=True):
+                rest = self._upsert(store, writes) if self._bulk else writes
+                for key, value, expire, tag in rest:
+                    store.set(key, value, expire=expire, tag=tag, retry=True)
+        except _ERRORS as exc:
+            self._failed("guardar", exc)
+
+    @staticmethod
+    def _upsert(store: diskcache.Cache, writes: Sequence[_Write]) -> list[_Write]:
+        """Write what ``_UPSERT`` can, in one statement; returns what ``set`` must write."""
+        disk = store.disk
+        now = time.time()
+        rows, rest = [], []
+        for write in writes:
+            key, value, expire, tag = write
+            pickled = pickle.dumps(value, protocol=disk.pickle_protocol)
+            if len(pickled) < disk.min_file_size:
+                rows.append((key, now, now + expire, now, tag, pickled))
+            else:  # to a file of its own, as diskcache stores large values
+                rest.append(write)
+        if rows and store._con.executemany(_UPSERT, rows).rowcount < len(rows):
+            keys = json.dumps([row[0] for row in rows])
+            filed = {key for (key,) in store._sql(_FILED, (keys,))}
+            rest.extend(write for write in writes if write[0] in filed)
+        return rest
+
     def _putting(
         self, key: str, value: Any, expire: float, tag: str | None
     ) -> asyncio.Future[None] | None:
@@ -197,7 +301,7 @@ class ResultCache:
         loop = asyncio.get_running_loop()
         committer = self._committers.get(loop)
         if committer is None:
-            committer = self._committers[loop] = _GroupCommit(self, self._store)
+            committer = self._committers[loop] = _GroupCommit(self)
         return committer.submit((key, value, self._expire(expire), tag))
 
     def info(self) -> CacheInfo:
@@ -244,7 +348,23 @@ class CacheScope:
     def get_ruc(self, ruc: str) -> RucResult | None:
         if self._cache is None:
             return None
-        entry = self._cache._get(f"{self._prefix}ruc|{ruc}")
+        return self._answer(ruc, self._cache._get(f"{self._prefix}ruc|{ruc}"))
+
+    def get_rucs(self, rucs: Sequence[str]) -> dict[str, RucResult]:
+        """``get_ruc`` of several RUCs, read in one query: RUC → answer, for those kept."""
+        if self._cache is None:
+            return {}
+        prefix = f"{self._prefix}ruc|"
+        found = self._cache._get_many([prefix + ruc for ruc in rucs])
+        answers = {}
+        for key, entry in found.items():
+            answer = self._answer(key[len(prefix) :], entry)
+            if answer is not None:
+                answers[answer.ruc] = answer
+        return answers
+
+    @staticmethod
+    def _answer(ruc: str, entry: Any) -> RucResult | None:
         if not isinstance(entry, tuple) or len(entry) != 4:
             return None
         status, reason, data, queried_at = entry

@@ -54,7 +54,7 @@ from collections.abc import (
 )
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any, Final, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 from urllib.parse import urlsplit
 
 import stamina
@@ -64,6 +64,7 @@ from migo_cli.cache import CacheScope, ResultCache, cache_scope_for
 from migo_cli.config import (
     ACCOUNT_CHECK_TIMEOUT,
     COLLECTION_MAX,
+    FIRST_BATCH,
     CacheTTL,
     Limits,
     Retry,
@@ -1032,8 +1033,6 @@ _DONE = object()
 
 #: Answers some well-formed RUCs before the cache and APIMIGO (``stream``'s ``first``).
 FirstAnswers = Callable[[Sequence[RucCheck]], Sequence[RucResult | None]]
-#: How many checks ``first`` gets at a time: one batched index query each.
-FIRST_BATCH: Final = 512
 
 
 class _Window:
@@ -1172,6 +1171,7 @@ class _Stream:
         try:
             ended = False
             async for run in self._checks(values):
+                kept = cache.get_rucs([c.ruc for _, c, first in run if c.valid and first is None])
                 for position, check, answered in run:
                     if self.ends_feeding.is_set():
                         ended = True
@@ -1193,7 +1193,7 @@ class _Stream:
                     if answered is not None:
                         self._emit(seq - 1, position, answered)
                         continue
-                    cached = cache.get_ruc(check.ruc)
+                    cached = kept.get(check.ruc)
                     if cached is not None:
                         self._emit(seq - 1, position, self.client._pending(cached))
                         continue

@@ -39,6 +39,8 @@ DEFAULT_API = "v1"
 
 #: Most RUCs APIMIGO accepts in one ``/api/v1/ruc/collection`` call.
 COLLECTION_MAX = 100
+#: RUCs read in one go: from the cache (one query), or by ``stream``'s ``first`` (the padrón).
+FIRST_BATCH = 512
 #: ``migo simulador``'s port when none is given.
 SIMULATOR_PORT = 8787
 #: A local padrón older than this many days gets a warning when it answers (SPEC §7).

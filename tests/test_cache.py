@@ -182,3 +182,84 @@ async def test_a_cancelled_keep_ruc_does_not_cancel_the_others_of_its_burst(
         assert isinstance(outcomes[0], asyncio.CancelledError)
         assert outcomes[1:] == [None, None]
         assert all(scope.get_ruc(ruc) is not None for ruc in rucs)  # the commit still ran
+
+
+# -- bursts: one statement writes a burst, one reads a run (diskcache's own layout) --------
+
+
+def _bursts(cache: ResultCache, by_key: bool) -> ResultCache:
+    """``cache`` reading and writing in bursts, or key by key as for a foreign layout."""
+    if by_key:
+        cache._bulk = False
+    return cache
+
+
+@pytest.mark.parametrize("by_key", [False, True], ids=["in-bulk", "key-by-key"])
+async def test_a_burst_written_is_what_diskcache_reads_and_counts(
+    tmp_path: Path, by_key: bool
+) -> None:
+    rucs = make_rucs(30)
+    with _bursts(ResultCache(tmp_path / "c"), by_key) as cache:
+        assert cache._bulk is not by_key
+        scope = cache.scope("s")
+        await asyncio.gather(*(scope.keep_ruc(valid(ruc)) for ruc in rucs))
+        # Again, changed: the same entries are replaced, not added.
+        again = [RucResult(ruc, Status.NOT_FOUND, "no existe") for ruc in rucs[:10]]
+        await asyncio.gather(*(scope.keep_ruc(result) for result in again))
+        assert cache.info().entries == 30
+        store = cache._store
+        assert store is not None
+        assert len(store) == 30  # diskcache's own count (kept by its triggers)
+        entry = store.get(f"v1|s|ruc|{rucs[20]}")
+        assert entry[:3] == ("valido", "", {"nombre_o_razon_social": "X", "success": True})
+        assert store.get(f"v1|s|ruc|{rucs[0]}")[:2] == ("no_existe", "no existe")
+    with ResultCache(tmp_path / "c") as reopened:
+        assert reopened.clear(rucs[1]) == 1  # the tag ``limpiar --ruc`` uses was written
+        assert reopened.info().entries == 29
+
+
+@pytest.mark.parametrize("by_key", [False, True], ids=["in-bulk", "key-by-key"])
+def test_a_run_read_at_once_is_what_get_ruc_reads_one_by_one(tmp_path: Path, by_key: bool) -> None:
+    clock = FakeClock()
+    rucs = make_rucs(12)
+    ttl = CacheTTL(valid=100, not_found=10)
+    with _bursts(ResultCache(tmp_path / "c", ttl, clock=clock), by_key) as cache:
+        scope = cache.scope("s")
+        for ruc in rucs[:4]:
+            scope.put_ruc(valid(ruc))
+        for ruc in rucs[4:8]:
+            scope.put_ruc(RucResult(ruc, Status.NOT_FOUND, "no existe"))
+        cache.scope("other").put_ruc(valid(rucs[8]))  # another upstream's: not ours
+        assert cache._store is not None
+        cache._store.set(f"v1|s|ruc|{rucs[9]}", "no es una respuesta")  # unreadable entry
+        found = scope.get_rucs(rucs)
+        assert sorted(found) == sorted(rucs[:8])
+        assert {ruc: (r.status, r.origin) for ruc, r in found.items()} == {
+            ruc: (one.status, one.origin)
+            for ruc in rucs[:8]
+            if (one := scope.get_ruc(ruc)) is not None
+        }
+        clock.advance(50)  # past the not-found TTL, within the valid one
+        assert sorted(scope.get_rucs(rucs)) == sorted(rucs[:4])
+        assert scope.get_rucs([]) == {}
+    with ResultCache(tmp_path / "c", read=False) as refreshing:
+        assert refreshing.scope("s").get_rucs(rucs) == {}
+
+
+async def test_a_burst_replaces_a_value_diskcache_kept_in_a_file(tmp_path: Path) -> None:
+    """A large answer lives in a file of its own; a burst's write over it goes through
+    ``set``, which removes the file, rather than leaving the file behind."""
+    big = RucResult(RUC, Status.VALID, "", {"direccion": "x" * 40_000})
+    with ResultCache(tmp_path / "c") as cache:
+        scope = cache.scope("s")
+        await scope.keep_ruc(big)
+        files = list((tmp_path / "c").rglob("*.val"))
+        assert len(files) == 1
+        await asyncio.gather(scope.keep_ruc(valid()), scope.keep_ruc(valid("20131312955")))
+        assert not files[0].exists()
+        kept = scope.get_ruc(RUC)
+        assert kept is not None
+        assert kept.data == valid().data
+        assert cache.info().entries == 2
+        await scope.keep_ruc(big)  # and back into a file
+        assert scope.get_rucs([RUC])[RUC].data == big.data

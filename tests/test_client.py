@@ -16,8 +16,8 @@ import pytest
 from aioresponses import CallbackResult, aioresponses
 
 from migo_cli.cache import ResultCache
-from migo_cli.client import FIRST_BATCH, LookupMode, MigoClient, parse_retry_after
-from migo_cli.config import CacheTTL, Limits, Retry
+from migo_cli.client import LookupMode, MigoClient, parse_retry_after
+from migo_cli.config import FIRST_BATCH, CacheTTL, Limits, Retry
 from migo_cli.exceptions import (
     AccessDeniedError,
     AuthenticationError,
