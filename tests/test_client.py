@@ -6,7 +6,8 @@ import asyncio
 import json
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import aiohttp
 import pytest
 from aioresponses import CallbackResult, aioresponses
 
-from migo_cli.cache import ResultCache
+from migo_cli.cache import CacheScope, ResultCache
 from migo_cli.client import LookupMode, MigoClient, parse_retry_after
 from migo_cli.config import FIRST_BATCH, CacheTTL, Limits, Retry
 from migo_cli.exceptions import (
@@ -668,6 +669,34 @@ async def test_answers_from_the_cache_flow_out_while_the_input_is_still_read(
     assert len(got) == len(rucs)
     assert read_when_first_came is not None
     assert read_when_first_came <= FIRST_BATCH
+
+
+async def test_a_stream_reads_the_cache_a_run_at_a_time(
+    no_sleep: None, mocked: aioresponses, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One query per run of ``FIRST_BATCH`` values, never one per RUC (a per-key read cost
+    as much as the rest of an answer's bookkeeping: bench figures 3, 4 and 10)."""
+    rucs = make_rucs(2 * FIRST_BATCH + 10)
+    mocked.post(RUC_URL, callback=by_ruc(lambda r: CallbackResult(payload=record(r))), repeat=True)
+    runs: list[int] = []
+    read_runs = CacheScope.get_rucs
+
+    def counted(scope: CacheScope, run: Sequence[str]) -> dict[str, RucResult]:
+        runs.append(len(run))
+        return read_runs(scope, run)
+
+    def one_by_one(scope: CacheScope, ruc: str) -> RucResult | None:
+        raise AssertionError(f"read alone: {ruc}")
+
+    with ResultCache(tmp_path / "c") as cache:
+        async with MigoClient(TOKEN, cache=cache) as client:
+            async for _ in client.lookup_many(rucs[1::2]):  # every other RUC, kept
+                pass
+            monkeypatch.setattr(CacheScope, "get_rucs", counted)
+            monkeypatch.setattr(CacheScope, "get_ruc", one_by_one)
+            origins = Counter([r.origin async for _, r in client.stream(rucs)])
+    assert runs == [FIRST_BATCH, FIRST_BATCH, 10]
+    assert origins == {Origin.CACHE: FIRST_BATCH + 5, Origin.API: FIRST_BATCH + 5}
 
 
 async def test_a_stream_gives_up_when_ruc_after_ruc_fails(
