@@ -155,6 +155,43 @@ def test_two_processes_share_one_directory(tmp_path: Path) -> None:
         assert all(scope.get_ruc(ruc) is not None for ruc in theirs + ours)
 
 
+async def test_two_processes_write_bursts_of_the_same_rucs(tmp_path: Path) -> None:
+    """Bursts from two processes (a nightly run and a person's): every answer kept once,
+    diskcache's own count right, whichever process wrote a shared RUC last."""
+    directory = tmp_path / "c"
+    theirs, ours = make_rucs(400, start=0), make_rucs(400, start=200)  # 200 in common
+    script = textwrap.dedent(
+        f"""
+        import asyncio
+        from migo_cli.cache import ResultCache
+        from migo_cli.models import RucResult, Status
+
+        async def main():
+            with ResultCache({str(directory)!r}) as cache:
+                scope = cache.scope("s")
+                for start in range(0, 400, 40):
+                    burst = {theirs!r}[start : start + 40]
+                    await asyncio.gather(*(
+                        scope.keep_ruc(RucResult(r, Status.VALID, "", {{"n": r}})) for r in burst
+                    ))
+
+        asyncio.run(main())
+        """
+    )
+    other = await asyncio.create_subprocess_exec(sys.executable, "-c", script)
+    with ResultCache(directory) as cache:
+        scope = cache.scope("s")
+        for start in range(0, 400, 40):
+            await asyncio.gather(*(scope.keep_ruc(valid(ruc)) for ruc in ours[start : start + 40]))
+    assert await asyncio.wait_for(other.wait(), 60) == 0
+    with ResultCache(directory) as cache:
+        found = cache.scope("s").get_rucs(theirs + ours)
+        assert sorted(found) == sorted(set(theirs + ours))
+        assert cache.info().entries == 600
+        assert cache._store is not None
+        assert len(cache._store) == 600
+
+
 async def test_keep_ruc_returns_once_committed_and_groups_a_burst(tmp_path: Path) -> None:
     directory = tmp_path / "c"
     rucs = make_rucs(40)
