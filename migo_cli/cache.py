@@ -87,12 +87,15 @@ _FILED = (
 )
 
 
-def _in_bulk(store: diskcache.Cache) -> bool:
+def _in_bulk(store: diskcache.Cache | None) -> bool:
     """Whether ``store`` has the layout ``_UPSERT`` and ``_SELECT_MANY`` are written for."""
-    if type(store.disk) is not diskcache.Disk:
+    if store is None or type(store.disk) is not diskcache.Disk:
         return False
-    columns = tuple(row[1] for row in store._sql("PRAGMA table_info(Cache)"))
-    indexes = {row[1] for row in store._sql("PRAGMA index_list(Cache)")}
+    try:
+        columns = tuple(row[1] for row in store._sql("PRAGMA table_info(Cache)"))
+        indexes = {row[1] for row in store._sql("PRAGMA index_list(Cache)")}
+    except _ERRORS:
+        return False
     return columns == _LAYOUT and "Cache_key_raw" in indexes
 
 
@@ -148,7 +151,7 @@ class ResultCache:
         self._clock = clock
         self._warned = False
         self._store: diskcache.Cache | None = self._open()
-        self._bulk = self._bulk_ok()
+        self._bulk = _in_bulk(self._store)
         self._committers: dict[asyncio.AbstractEventLoop, _GroupCommit] = {}
 
     def _open(self) -> diskcache.Cache | None:
@@ -184,12 +187,6 @@ class ResultCache:
             raise
         return store
 
-    def _bulk_ok(self) -> bool:
-        try:
-            return self._store is not None and _in_bulk(self._store)
-        except _ERRORS:
-            return False
-
     @property
     def available(self) -> bool:
         return self._store is not None
@@ -212,7 +209,11 @@ class ResultCache:
             self._failed("leer", exc)
             self._forget(key)
             return None
-        return None if expires is not None and expires <= self._clock() else value
+        return value if self._fresh(expires) else None
+
+    def _fresh(self, expires: float | None) -> bool:
+        """Not expired on ``clock`` (diskcache drops only what ``time.time`` says expired)."""
+        return expires is None or expires > self._clock()
 
     def _get_many(self, keys: Sequence[str]) -> dict[str, Any]:
         """``_get`` of several keys, in one query; the keys not found (or expired) are absent."""
@@ -227,10 +228,9 @@ class ResultCache:
             self._failed("leer", exc)
             return {}
         fetch = self._store.disk.fetch
-        now = self._clock()
         found = {}
         for key, expires, mode, filename, value in rows:
-            if expires is not None and expires <= now:
+            if not self._fresh(expires):
                 continue
             try:
                 found[key] = fetch(mode, filename, value, False)
